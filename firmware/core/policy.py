@@ -214,10 +214,18 @@ def decide(
         d.add(reasons.GATE_CLOSED)
     info = None
     if credential_reason is not None:
-        d.add(credential_reason if credential_reason in reasons.ALL else reasons.MALFORMED_PASS)
+        d.add(
+            credential_reason
+            if credential_reason in reasons.CREDENTIAL_FAILURES
+            else reasons.MALFORMED_PASS
+        )
     else:
         info, found = pass_claims.check(
-            claims, policy.community_id, policy.gate_id, now, policy.skew_s,
+            claims,
+            policy.community_id,
+            policy.gate_id,
+            now,
+            policy.skew_s,
             state.used_visitor_jtis,
         )
         for reason in found:
