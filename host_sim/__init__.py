@@ -1,0 +1,1 @@
+"""Simulated hardware, broker start-up and scenario tools for running the gate on a host."""
