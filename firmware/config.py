@@ -229,9 +229,8 @@ def _check_value(path: str, value: Any, tp: Any, meta: typing.Mapping[str, Any])
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: must be a number")
         value = float(value)
-    elif tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: must be a string")
+    elif tp is str and not isinstance(value, str):
+        raise ConfigError(f"{path}: must be a string")
     if "choices" in meta and value not in meta["choices"]:
         raise ConfigError(f"{path}: must be one of {', '.join(meta['choices'])}, not {value!r}")
     low, high = meta.get("low"), meta.get("high")

@@ -51,7 +51,7 @@ class Identity:
 def iso_time(epoch: float) -> str:
     """UTC ISO 8601 with milliseconds and Z, e.g. 2026-11-22T03:04:05.123Z."""
     whole = int(epoch // 1)
-    millis = int(round((epoch - whole) * 1000))
+    millis = round((epoch - whole) * 1000)
     if millis == 1000:
         whole, millis = whole + 1, 0
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
