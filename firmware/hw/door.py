@@ -1,0 +1,498 @@
+"""The door: strike relay, door contact, exit button, and the supervisor that raises door alarms.
+
+Safety rules this module keeps (FIELD-NOTES, "the relay fires on restart"):
+- The relay is the first device created and starts off (`initial_value=False`).
+- `Relay.pulse(seconds)` opens for at most `max_pulse_s`, a hard cap fixed at construction,
+  counted from the moment the relay closed its contacts: no later `pulse()` can push the end
+  past it. A second pulse while open may lengthen the opening up to that deadline, never
+  shorten it.
+- `close()` (also run by `atexit`, and by leaving a `with Door(...)` block, even on an
+  exception) drives the relay off before releasing the pin. Nothing in a process can run after
+  SIGKILL or a power cut: the external pull resistor, the `gpio=<pin>=op,dl` line in
+  config.txt and the unit's ExecStopPost hold the relay off then (hardware/README.md).
+
+Callbacks (`on_alarm`, `on_exit_request`) run on gpiozero's or the relay timer's thread: they
+must only hand the observation to the gate loop's queue.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gpiozero import Button, DigitalInputDevice, OutputDevice
+
+from firmware.clock import Clock, SystemClock
+from firmware.hw.pins import PinMap
+
+log = logging.getLogger(__name__)
+
+# No strike or maglock controller needs the door unlocked for longer than this per grant;
+# a config asking for more is a mistake, not a wish.
+MAX_PULSE_CEILING_S = 60.0
+
+DOOR_FORCED = "door_forced"
+DOOR_HELD_OPEN = "door_held_open"
+RAISED = "raised"
+CLEARED = "cleared"
+
+AlarmCallback = Callable[[str, str, dict[str, Any]], None]
+"""on_alarm(name, state, detail): name is door_forced or door_held_open, state raised or cleared."""
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None:
+        """Stop the timer; its action will not run (or is ignored if it already started)."""
+
+
+StartTimer = Callable[[float, Callable[[], None]], Cancellable]
+"""start_timer(delay_s, action) runs `action` once, `delay_s` later on the relay's clock."""
+
+
+def start_thread_timer(delay_s: float, action: Callable[[], None]) -> Cancellable:
+    """The real timer: a daemon `threading.Timer` on wall time (pairs with `SystemClock`)."""
+    timer = threading.Timer(max(0.0, delay_s), action)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+class DoorConfigError(ValueError):
+    """A door setting that must not reach the hardware; the message is one line naming the key."""
+
+
+@dataclass(frozen=True)
+class DoorConfig:
+    """Door timings (seconds)."""
+
+    pulse_s: float = 3.0  # how long a granted entry unlocks the door
+    max_pulse_s: float = 10.0  # hard cap on one opening of the relay, whatever is asked
+    held_open_s: float = 15.0  # door still open this long after the relay dropped: alarm
+    forced_grace_s: float = 2.0  # door opening this soon after the relay dropped is not forced
+    contact_bounce_s: float = 0.05
+    button_bounce_s: float = 0.05
+
+    def validate(self, path: str = "door") -> DoorConfig:
+        """Check the timings; raise `DoorConfigError` naming `path.key`. Returns self."""
+        for key in ("pulse_s", "max_pulse_s", "held_open_s"):
+            _require_seconds(path, key, getattr(self, key), allow_zero=False)
+        for key in ("forced_grace_s", "contact_bounce_s", "button_bounce_s"):
+            _require_seconds(path, key, getattr(self, key), allow_zero=True)
+        if self.max_pulse_s > MAX_PULSE_CEILING_S:
+            raise DoorConfigError(
+                f"{path}.max_pulse_s: {self.max_pulse_s} s is longer than the "
+                f"{MAX_PULSE_CEILING_S:g} s any door needs"
+            )
+        if self.pulse_s > self.max_pulse_s:
+            raise DoorConfigError(
+                f"{path}.pulse_s: {self.pulse_s} s is longer than max_pulse_s "
+                f"({self.max_pulse_s} s)"
+            )
+        return self
+
+
+def _require_seconds(path: str, key: str, value: object, *, allow_zero: bool) -> None:
+    where = f"{path}.{key}"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DoorConfigError(f"{where}: must be a number of seconds, not {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise DoorConfigError(f"{where}: must be {'>= 0' if allow_zero else '> 0'}, not {value}")
+
+
+class Relay:
+    """The door strike relay: off from the first instant, opened only by bounded pulses."""
+
+    def __init__(
+        self,
+        pin: int,
+        *,
+        active_high: bool,
+        max_pulse_s: float,
+        clock: Clock | None = None,
+        start_timer: StartTimer = start_thread_timer,
+        pin_factory: Any = None,
+    ) -> None:
+        if not (math.isfinite(max_pulse_s) and 0 < max_pulse_s <= MAX_PULSE_CEILING_S):
+            raise ValueError(f"max_pulse_s must be in (0, {MAX_PULSE_CEILING_S:g}] s")
+        # initial_value=False drives the pin to the inactive level as it becomes an output;
+        # None would keep whatever level the pin had, which may be "open".
+        self._device = OutputDevice(
+            pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
+        )
+        self.max_pulse_s = float(max_pulse_s)
+        self._clock: Clock = clock or SystemClock()
+        self._start_timer = start_timer
+        # Re-entrant: a pin watcher may call back into the relay while it drives the pin.
+        self._lock = threading.RLock()
+        self._timer: Cancellable | None = None
+        self._opened_at: float | None = None  # clock.monotonic() when the contacts closed
+        self._ends_at = 0.0
+        self._last_closed_at: float | None = None
+        self._closed = False
+        atexit.register(self.close)
+
+    @property
+    def is_active(self) -> bool:
+        """True while the relay holds the door unlocked."""
+        with self._lock:
+            return self._opened_at is not None
+
+    def off_for(self, now: float) -> float | None:
+        """Seconds the relay has been off at clock time `now`: None while on, inf if never on."""
+        with self._lock:
+            if self._opened_at is not None:
+                return None
+            return math.inf if self._last_closed_at is None else now - self._last_closed_at
+
+    def pulse(self, seconds: float) -> float:
+        """Unlock for `seconds`, within the hard cap; return how long it stays open from now.
+
+        Returns 0.0 (door stays locked) for a non-positive or non-finite request, after
+        `close()`, or when the pin cannot be driven.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            log.warning("relay pulse refused: %r is not a number of seconds", seconds)
+            return 0.0
+        if not math.isfinite(seconds) or seconds <= 0:
+            log.warning("relay pulse refused: %r s", seconds)
+            return 0.0
+        with self._lock:
+            if self._closed:
+                log.warning("relay pulse refused: relay is closed")
+                return 0.0
+            now = self._clock.monotonic()
+            opened_at = now if self._opened_at is None else self._opened_at
+            ends_at = min(now + seconds, opened_at + self.max_pulse_s)
+            if self._opened_at is not None and ends_at <= self._ends_at:
+                return self._ends_at - now  # never shortens an opening already granted
+            # The timer exists before the pin goes active: no opening without its end.
+            self._restart_timer(ends_at - now)
+            self._ends_at = ends_at
+            if self._opened_at is None:
+                # State first, then the pin: whoever watches the pin sees a consistent relay.
+                self._opened_at = now
+                try:
+                    self._device.on()
+                except Exception:
+                    log.exception("relay pin could not be driven on; door stays locked")
+                    self._release_locked()
+                    return 0.0
+            return ends_at - now
+
+    def off(self) -> None:
+        """Lock now, ending any pulse."""
+        with self._lock:
+            self._release_locked()
+
+    def close(self) -> None:
+        """Drive the relay off and release the pin. Safe to call more than once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._release_locked()
+            try:
+                self._device.close()
+            except Exception:
+                log.exception("relay pin could not be released")
+        atexit.unregister(self.close)
+
+    def _restart_timer(self, delay_s: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        timer_box: list[Cancellable] = []
+        # The action checks it is still the current timer: a cancelled timer that had already
+        # fired must not end a newer opening.
+        self._timer = self._start_timer(delay_s, lambda: self._expire(timer_box))
+        timer_box.append(self._timer)
+
+    def _expire(self, timer_box: list[Cancellable]) -> None:
+        with self._lock:
+            if timer_box and self._timer is timer_box[0]:
+                self._release_locked()
+
+    def _release_locked(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._opened_at is not None:
+            self._opened_at = None
+            self._last_closed_at = self._clock.monotonic()
+        try:
+            self._device.off()
+        except Exception:
+            # Nothing else to try from software: the pull resistor holds it once we exit.
+            log.critical("relay pin could not be driven off", exc_info=True)
+
+
+class DoorContact:
+    """The door's reed contact. `when_changed(is_open)` fires on every debounced change."""
+
+    def __init__(
+        self,
+        pin: int,
+        *,
+        pull: str = "up",
+        closed_level: str = "low",
+        bounce_s: float | None = 0.05,
+        pin_factory: Any = None,
+    ) -> None:
+        pull_up = {"up": True, "down": False, "none": None}[pull]
+        closed_high = closed_level == "high"
+        # gpiozero calls a pulled input "active" at the level opposite its pull; an unpulled
+        # one at `active_state`, which we set to the closed level.
+        self._active_means_closed = pull_up is None or closed_high == (pull_up is False)
+        self._device = DigitalInputDevice(
+            pin,
+            pull_up=pull_up,
+            active_state=closed_high if pull_up is None else None,
+            bounce_time=bounce_s or None,
+            pin_factory=pin_factory,
+        )
+        self.when_changed: Callable[[bool], None] | None = None
+        self._device.when_activated = lambda: self._changed(not self._active_means_closed)
+        self._device.when_deactivated = lambda: self._changed(self._active_means_closed)
+
+    @property
+    def is_open(self) -> bool:
+        """True when the door is not shut (or the contact wire is cut, with a pull-up)."""
+        return bool(self._device.is_active) != self._active_means_closed
+
+    def close(self) -> None:
+        """Release the pin."""
+        self._device.close()
+
+    def _changed(self, is_open: bool) -> None:
+        callback = self.when_changed
+        if callback is not None:
+            _run_callback("door contact", callback, is_open)
+
+
+class ExitButton:
+    """The request-to-exit button inside the gate. `when_pressed()` fires once per press."""
+
+    def __init__(
+        self,
+        pin: int,
+        *,
+        pull_up: bool = True,
+        bounce_s: float | None = 0.05,
+        pin_factory: Any = None,
+    ) -> None:
+        self._device = Button(
+            pin, pull_up=pull_up, bounce_time=bounce_s or None, pin_factory=pin_factory
+        )
+        self.when_pressed: Callable[[], None] | None = None
+        self._device.when_pressed = self._pressed
+
+    @property
+    def is_pressed(self) -> bool:
+        """True while the button is held down."""
+        return bool(self._device.is_pressed)
+
+    def close(self) -> None:
+        """Release the pin."""
+        self._device.close()
+
+    def _pressed(self) -> None:
+        callback = self.when_pressed
+        if callback is not None:
+            _run_callback("exit button", callback)
+
+
+def _run_callback(source: str, callback: Callable[..., None], *args: object) -> None:
+    # These run on gpiozero's and the timer's threads, where an exception would only be
+    # printed and lost; log it once and keep the device alive.
+    try:
+        callback(*args)
+    except Exception:
+        log.exception("%s callback failed", source)
+
+
+class DoorSupervisor:
+    """Watches the contact against the relay and raises `door_forced` / `door_held_open`.
+
+    - door_forced: the door opens while the relay is off, later than `forced_grace_s` after
+      the relay dropped (a door still swinging shut after a pulse is not forced). Cleared when
+      the door shuts.
+    - door_held_open: the door has been open for `held_open_s` while the relay is off,
+      counted from the later of the door opening and the relay dropping. Checked by `tick()`,
+      which the gate loop calls often (twice a second is plenty). Cleared when the door shuts.
+    A door found open at start-up counts as opened then; it can be held open, not forced.
+    """
+
+    def __init__(
+        self,
+        relay: Relay,
+        contact: DoorContact,
+        *,
+        held_open_s: float,
+        forced_grace_s: float,
+        clock: Clock,
+        on_alarm: AlarmCallback | None = None,
+    ) -> None:
+        self._relay = relay
+        self._contact = contact
+        self.held_open_s = held_open_s
+        self.forced_grace_s = forced_grace_s
+        self._clock = clock
+        self.on_alarm = on_alarm
+        self._lock = threading.Lock()
+        self._open_since: float | None = clock.monotonic() if contact.is_open else None
+        self._raised: set[str] = set()
+        contact.when_changed = self._contact_changed
+
+    @property
+    def raised(self) -> frozenset[str]:
+        """Names of the door alarms currently raised."""
+        with self._lock:
+            return frozenset(self._raised)
+
+    def tick(self) -> None:
+        """Raise door_held_open once the door has been open too long; call it from the loop."""
+        with self._lock:
+            alarms = self._check_held_open(self._clock.monotonic())
+        self._emit(alarms)
+
+    def _contact_changed(self, is_open: bool) -> None:
+        now = self._clock.monotonic()
+        alarms: list[tuple[str, str, dict[str, Any]]] = []
+        with self._lock:
+            if is_open and self._open_since is None:
+                self._open_since = now
+                since_off = self._relay.off_for(now)
+                # door_forced was cleared when the door last shut, so it is not raised here.
+                if since_off is not None and since_off >= self.forced_grace_s:
+                    self._raised.add(DOOR_FORCED)
+                    # inf (never opened since start) is not JSON: report it as null.
+                    off_s = _round(since_off) if math.isfinite(since_off) else None
+                    detail = {"seconds_since_relay_off": off_s}
+                    alarms.append((DOOR_FORCED, RAISED, detail))
+            elif not is_open and self._open_since is not None:
+                open_s = _round(now - self._open_since)
+                self._open_since = None
+                for name in (DOOR_FORCED, DOOR_HELD_OPEN):
+                    if name in self._raised:
+                        self._raised.discard(name)
+                        alarms.append((name, CLEARED, {"open_s": open_s}))
+        self._emit(alarms)
+
+    def _check_held_open(self, now: float) -> list[tuple[str, str, dict[str, Any]]]:
+        if self._open_since is None or DOOR_HELD_OPEN in self._raised:
+            return []
+        since_off = self._relay.off_for(now)
+        if since_off is None:
+            return []
+        unattended_s = min(now - self._open_since, since_off)
+        if unattended_s < self.held_open_s:
+            return []
+        self._raised.add(DOOR_HELD_OPEN)
+        detail = {"open_s": _round(now - self._open_since), "held_open_s": self.held_open_s}
+        return [(DOOR_HELD_OPEN, RAISED, detail)]
+
+    def _emit(self, alarms: list[tuple[str, str, dict[str, Any]]]) -> None:
+        callback = self.on_alarm
+        for name, state, detail in alarms:
+            log.info("door alarm %s %s %s", name, state, detail)
+            if callback is not None:
+                _run_callback("door alarm", callback, name, state, detail)
+
+
+def _round(seconds: float) -> float:
+    return round(seconds, 3)
+
+
+class Door:
+    """The door port: relay, contact, exit button and supervisor, built in a safe order.
+
+    Use as a context manager (or call `close()`): leaving the block, normally or by an
+    exception, drives the relay off.
+    """
+
+    def __init__(
+        self,
+        pins: PinMap,
+        config: DoorConfig,
+        *,
+        clock: Clock | None = None,
+        on_alarm: AlarmCallback | None = None,
+        on_exit_request: Callable[[], None] | None = None,
+        start_timer: StartTimer = start_thread_timer,
+        pin_factory: Any = None,
+    ) -> None:
+        pins.validate()
+        config.validate()
+        self.config = config
+        clock = clock or SystemClock()
+        # The relay first: nothing else may run while its pin might still float "on".
+        self.relay = Relay(
+            pins.relay,
+            active_high=pins.relay_active_high,
+            max_pulse_s=config.max_pulse_s,
+            clock=clock,
+            start_timer=start_timer,
+            pin_factory=pin_factory,
+        )
+        try:
+            self.contact = DoorContact(
+                pins.door_contact,
+                pull=pins.door_contact_pull,
+                closed_level=pins.door_contact_closed_level,
+                bounce_s=config.contact_bounce_s,
+                pin_factory=pin_factory,
+            )
+            self.exit_button = ExitButton(
+                pins.exit_button,
+                pull_up=pins.exit_button_pull_up,
+                bounce_s=config.button_bounce_s,
+                pin_factory=pin_factory,
+            )
+        except Exception:
+            self.relay.close()
+            raise
+        self.exit_button.when_pressed = on_exit_request
+        self.supervisor = DoorSupervisor(
+            self.relay,
+            self.contact,
+            held_open_s=config.held_open_s,
+            forced_grace_s=config.forced_grace_s,
+            clock=clock,
+            on_alarm=on_alarm,
+        )
+
+    def pulse(self, seconds: float | None = None) -> float:
+        """Unlock for `seconds` (default `config.pulse_s`); return how long it stays unlocked."""
+        return self.relay.pulse(self.config.pulse_s if seconds is None else seconds)
+
+    def lock(self) -> None:
+        """End any opening now."""
+        self.relay.off()
+
+    @property
+    def is_open(self) -> bool:
+        """True when the door contact reads open."""
+        return self.contact.is_open
+
+    def tick(self) -> None:
+        """Let the supervisor check how long the door has been open."""
+        self.supervisor.tick()
+
+    def close(self) -> None:
+        """Relay off first, then release every pin."""
+        self.relay.close()
+        for device in (self.contact, self.exit_button):
+            try:
+                device.close()
+            except Exception:
+                log.exception("door input could not be released")
+
+    def __enter__(self) -> Door:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,180 @@
+"""What the person at the gate sees and hears: green and red LEDs, a buzzer, and prompt text.
+
+Each outcome has its own pattern, told apart without reading (and by the colour-blind: the
+beeps differ too):
+
+| outcome   | green          | red                   | buzzer                   |
+|-----------|----------------|-----------------------|--------------------------|
+| idle      | off            | off                   | silent                   |
+| measuring | slow blink     | off                   | silent                   |
+| granted   | solid 2 s      | off                   | one short beep           |
+| denied    | off            | solid 2 s             | two short beeps          |
+| fever     | off            | fast blink 5 s        | five long beeps          |
+| fault     | off            | slow blink, until cleared | silent               |
+
+Prompt text goes to a `PromptSink`; the kiosk has no display driver yet, so the sinks here log
+or print it (a screen would be one more sink).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, NamedTuple, Protocol, TextIO
+
+from gpiozero import LED, Buzzer
+
+from firmware.hw.pins import PinMap
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("idle", "measuring", "granted", "denied", "fever", "fault")
+
+
+class Blink(NamedTuple):
+    """gpiozero `blink(on_time, off_time, n)`: n=None repeats until the next pattern."""
+
+    on_s: float
+    off_s: float
+    n: int | None
+
+
+class Pattern(NamedTuple):
+    """One outcome's drive of each output; None leaves that output off."""
+
+    green: Blink | None
+    red: Blink | None
+    buzzer: Blink | None
+
+
+def solid(seconds: float) -> Blink:
+    """On for `seconds`, then off."""
+    return Blink(seconds, 0.0, 1)
+
+
+PATTERNS: dict[str, Pattern] = {
+    "idle": Pattern(green=None, red=None, buzzer=None),
+    "measuring": Pattern(green=Blink(0.5, 0.5, None), red=None, buzzer=None),
+    "granted": Pattern(green=solid(2.0), red=None, buzzer=Blink(0.1, 0.0, 1)),
+    "denied": Pattern(green=None, red=solid(2.0), buzzer=Blink(0.1, 0.1, 2)),
+    "fever": Pattern(green=None, red=Blink(0.1, 0.1, 25), buzzer=Blink(0.5, 0.5, 5)),
+    "fault": Pattern(green=None, red=Blink(1.0, 1.0, None), buzzer=None),
+}
+
+# Default prompt per outcome; the gate loop passes reason-specific text when it has some.
+PROMPTS: dict[str, dict[str, str]] = {
+    "idle": {"en": "Please show your pass QR code", "zh": "请出示通行码"},
+    "measuring": {"en": "Hold your forehead to the sensor", "zh": "请将额头靠近测温区"},
+    "granted": {"en": "Welcome, please enter", "zh": "验证通过，请通行"},
+    "denied": {"en": "Entry denied", "zh": "禁止通行"},
+    "fever": {
+        "en": "Temperature too high, please wait for staff",
+        "zh": "体温异常，请等候工作人员",
+    },
+    "fault": {
+        "en": "Out of service, please call the property office",
+        "zh": "设备故障，请联系物业",
+    },
+}
+
+
+class PromptSink(Protocol):
+    def prompt(self, text_by_lang: dict[str, str]) -> None:
+        """Show the same message in each language given (keys are language tags: en, zh)."""
+
+
+class LogPromptSink:
+    """Writes prompts to the log (the kiosk without a display)."""
+
+    def prompt(self, text_by_lang: dict[str, str]) -> None:
+        log.info("prompt: %s", _one_line(text_by_lang))
+
+
+class ConsolePromptSink:
+    """Prints each prompt as one line (the simulator's stand-in for a display)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def prompt(self, text_by_lang: dict[str, str]) -> None:
+        stream = self._stream or sys.stdout
+        stream.write(f"[prompt] {_one_line(text_by_lang)}\n")
+        stream.flush()
+
+
+def _one_line(text_by_lang: dict[str, str]) -> str:
+    # Newlines in a prompt would split one log record into several.
+    return " | ".join(
+        f"{lang}: {' '.join(str(text).split())}" for lang, text in text_by_lang.items()
+    )
+
+
+class Indicator:
+    """Green and red LEDs and a buzzer on gpiozero, plus a prompt sink."""
+
+    def __init__(
+        self,
+        pins: PinMap,
+        *,
+        prompt_sink: PromptSink | None = None,
+        patterns: dict[str, Pattern] | None = None,
+        pin_factory: Any = None,
+    ) -> None:
+        self.patterns = dict(PATTERNS if patterns is None else patterns)
+        missing = [outcome for outcome in OUTCOMES if outcome not in self.patterns]
+        if missing:
+            raise ValueError(f"patterns: no pattern for {', '.join(missing)}")
+        self.prompt_sink: PromptSink = prompt_sink or LogPromptSink()
+        self._devices: dict[str, Any] = {}
+        try:
+            self._devices["green"] = LED(pins.led_green, pin_factory=pin_factory)
+            self._devices["red"] = LED(pins.led_red, pin_factory=pin_factory)
+            self._devices["buzzer"] = Buzzer(pins.buzzer, pin_factory=pin_factory)
+        except Exception:
+            self.close()
+            raise
+        self.current = "idle"
+
+    def show(self, outcome: str, text_by_lang: dict[str, str] | None = None) -> None:
+        """Start `outcome`'s pattern (ending the previous one) and prompt its text.
+
+        An unknown outcome shows `fault`. Never raises: a broken LED must not stop the gate.
+        """
+        if outcome not in self.patterns:
+            log.warning("indicator: unknown outcome %r, showing fault", outcome)
+            outcome = "fault"
+        self.current = outcome
+        pattern = self.patterns[outcome]
+        for name, blink in zip(Pattern._fields, pattern, strict=True):
+            device = self._devices.get(name)
+            if device is None:  # closed
+                continue
+            try:
+                if blink is None:
+                    device.off()
+                else:
+                    device.blink(on_time=blink.on_s, off_time=blink.off_s, n=blink.n)
+            except Exception:
+                log.exception("indicator: %s could not be driven", name)
+        text = PROMPTS.get(outcome, {}) if text_by_lang is None else text_by_lang
+        if text:
+            try:
+                self.prompt_sink.prompt(text)
+            except Exception:
+                log.exception("indicator: prompt sink failed")
+
+    def close(self) -> None:
+        """Everything off, pins released."""
+        for device in self._devices.values():
+            try:
+                device.off()
+                device.close()
+            except Exception:
+                log.exception("indicator output could not be released")
+        self._devices.clear()
+
+    def __enter__(self) -> Indicator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
