@@ -1,0 +1,381 @@
+"""Code reader: camera frames through a QR decoder, off the main loop.
+
+`CodeReader` owns a camera (the small `Camera` port: start, capture_gray, stop), a decoder
+(`firmware.hw.qr_decode`) and the injected clock. Its thread captures and decodes frame after
+frame and reports each distinct code once per presentation: the same phone held in view is
+reported once; after the code has been missing from the frames for `absence_s` it may be
+reported again; a different code is reported at once. A camera that stops delivering frames
+is a `camera_fault`, reported once; the camera is restarted with exponential back-off on the
+injected clock, and the first good frame reports the recovery.
+
+`PiCamera` is the Raspberry Pi camera through picamera2 (imported only when started).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from firmware.clock import Clock
+    from firmware.hw.qr_decode import Decoder
+
+    GrayFrame = npt.NDArray[np.uint8]
+
+log = logging.getLogger(__name__)
+
+CAMERA_FAULT = "camera_fault"
+
+
+class CameraTimeout(Exception):
+    """The camera delivered no frame within its timeout."""
+
+
+class Camera(Protocol):
+    """A camera that delivers grayscale frames (the Y plane), one per call."""
+
+    def start(self) -> None:
+        """Open and start streaming; raises if the camera cannot be started."""
+
+    def capture_gray(self) -> GrayFrame:
+        """The next frame as a 2-D uint8 array; raises CameraTimeout if none comes in time."""
+        ...
+
+    def stop(self) -> None:
+        """Stop streaming and release the camera."""
+
+
+def y_plane(yuv420: GrayFrame, size: tuple[int, int]) -> GrayFrame:
+    """The luma (Y) plane of a YUV420 frame as picamera2 returns it.
+
+    picamera2 gives YUV420 as one 2-D array of height * 3 / 2 rows: the Y plane's `height` rows,
+    then the quarter-size U and V planes. Rows may be padded to the stride, so columns past
+    `width` are dropped too.
+    """
+    width, height = size
+    if yuv420.ndim != 2 or yuv420.shape[0] < height * 3 // 2 or yuv420.shape[1] < width:
+        raise ValueError(
+            f"expected a YUV420 array of at least {height * 3 // 2} x {width}, got {yuv420.shape}"
+        )
+    return yuv420[:height, :width]
+
+
+class PiCamera:
+    """Raspberry Pi camera through picamera2: a YUV420 video stream, Y plane only.
+
+    Continuous autofocus is switched on where the camera has it (Camera Module 3). A capture
+    waits at most `timeout_s` for its frame, then raises CameraTimeout.
+    """
+
+    def __init__(
+        self, size: tuple[int, int] = (1280, 960), timeout_s: float = 2.0, camera_index: int = 0
+    ) -> None:
+        self.size = size
+        self._timeout_s = timeout_s
+        self._camera_index = camera_index
+        self._camera: Any = None
+
+    def start(self) -> None:
+        """Open the camera, configure the YUV420 stream, start it, and enable autofocus."""
+        from picamera2 import Picamera2  # only on the Pi
+
+        camera = Picamera2(self._camera_index)
+        try:
+            config = camera.create_video_configuration(
+                main={"size": self.size, "format": "YUV420"}
+            )
+            camera.configure(config)
+            camera.start()
+            if "AfMode" in camera.camera_controls:
+                from libcamera import controls
+
+                camera.set_controls({"AfMode": controls.AfModeEnum.Continuous})
+        except Exception:
+            camera.close()
+            raise
+        self._camera = camera
+
+    def capture_gray(self) -> GrayFrame:
+        """The next frame's Y plane."""
+        camera = self._camera
+        if camera is None:
+            raise RuntimeError("camera not started")
+        job = camera.capture_array("main", wait=False)
+        try:
+            yuv = camera.wait(job, timeout=self._timeout_s)
+        except TimeoutError:
+            raise CameraTimeout(f"no frame within {self._timeout_s:g} s") from None
+        return y_plane(yuv, self.size)
+
+    def stop(self) -> None:
+        """Stop the stream and close the camera so that it can be opened again."""
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            try:
+                camera.stop()
+            finally:
+                camera.close()
+
+
+class CodeReader:
+    """Captures and decodes frames in its own thread; reports codes, faults and recovery.
+
+    Callbacks run on the reader's thread: they should only post to the gate's queue.
+    `on_code(code)` gets the raw bytes of each new presentation; `on_fault(code, detail)` is
+    called once when the camera stops delivering (code "camera_fault"); `on_recovered()` when
+    frames come again. `step()` does one capture and decode synchronously (for tests).
+    """
+
+    def __init__(
+        self,
+        camera: Camera,
+        decoder: Decoder,
+        clock: Clock,
+        on_code: Callable[[bytes], None],
+        on_fault: Callable[[str, str], None] | None = None,
+        on_recovered: Callable[[], None] | None = None,
+        *,
+        absence_s: float = 1.0,
+        rate_window_s: float = 10.0,
+        backoff_initial_s: float = 1.0,
+        backoff_max_s: float = 30.0,
+    ) -> None:
+        if absence_s <= 0 or rate_window_s <= 0 or backoff_initial_s <= 0:
+            raise ValueError("absence_s, rate_window_s and backoff_initial_s must be positive")
+        self._camera = camera
+        self._decoder = decoder
+        self._clock = clock
+        self._on_code = on_code
+        self._on_fault = on_fault
+        self._on_recovered = on_recovered
+        self._absence_s = absence_s
+        self._rate_window_s = rate_window_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = max(backoff_max_s, backoff_initial_s)
+
+        self._lock = threading.Lock()
+        self._stop_requested = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Camera state, touched only by the thread that steps.
+        self._camera_running = False
+        self._failures = 0
+        self._retry_at: float | None = None
+        self._in_view: dict[bytes, float] = {}
+        # Figures, read by stats() from any thread (under the lock).
+        self._faulted = False
+        self._fault_count = 0
+        self._first_step_at: float | None = None
+        self._last_frame_at: float | None = None
+        self._frame_times: deque[float] = deque()
+        self._decode_times: deque[float] = deque()
+        self._decode_ms: deque[tuple[float, float]] = deque()
+        self._frames = 0
+        self._decodes = 0
+
+    # Thread -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the reader thread (the camera is started by the thread's first step)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop_requested.clear()
+        self._thread = threading.Thread(target=self._run, name="code-reader", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread (waiting at most `timeout_s` of real time) and the camera."""
+        self._stop_requested.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+            if thread.is_alive():
+                log.warning("code reader thread still busy after %.1f s", timeout_s)
+                return
+            self._thread = None
+        self._stop_camera()
+
+    def _run(self) -> None:
+        while not self._stop_requested.is_set():
+            try:
+                self.step()
+            except Exception:  # a bug must not end the reader: log it and keep going
+                log.exception("code reader step failed")
+                self._wait(1.0)
+                continue
+            retry_at = self._retry_at
+            if not self._camera_running and retry_at is not None:
+                self._wait(retry_at - self._clock.monotonic())
+
+    def _wait(self, seconds: float) -> None:
+        # In short slices, so that stop() is honoured during a long back-off.
+        deadline = self._clock.monotonic() + seconds
+        while not self._stop_requested.is_set():
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                return
+            self._clock.sleep(min(remaining, 0.2))
+
+    # One frame ----------------------------------------------------------------------------
+    def step(self) -> list[bytes]:
+        """Capture and decode one frame; returns the codes newly reported by this frame."""
+        now = self._clock.monotonic()
+        with self._lock:
+            if self._first_step_at is None:
+                self._first_step_at = now
+        if not self._camera_running:
+            if self._retry_at is not None and now < self._retry_at:
+                return []
+            try:
+                self._camera.start()
+            except Exception as exc:
+                self._camera_failed(f"camera start failed: {_one_line(exc)}")
+                return []
+            self._camera_running = True
+        try:
+            frame = self._camera.capture_gray()
+        except CameraTimeout as exc:
+            self._camera_failed(f"camera stopped delivering frames: {_one_line(exc)}")
+            return []
+        except Exception as exc:
+            self._camera_failed(f"camera capture failed: {_one_line(exc)}")
+            return []
+        if getattr(frame, "ndim", None) != 2 or frame.size == 0:
+            self._camera_failed(f"camera delivered a bad frame: {getattr(frame, 'shape', None)}")
+            return []
+        now = self._clock.monotonic()
+        self._frame_arrived(now)
+
+        started = time.perf_counter()  # CPU cost of decoding, not gate time: the real clock
+        try:
+            codes = self._decoder.decode(frame)
+        except Exception as exc:  # a decoder error loses this frame, not the camera
+            log.warning("QR decoder %s failed on a frame: %s", self._decoder.name, _one_line(exc))
+            codes = []
+        decode_ms = (time.perf_counter() - started) * 1000.0
+        self._frame_decoded(now, decode_ms, found=bool(codes))
+
+        new_codes = self._new_presentations(codes, now)
+        for code in new_codes:
+            log.info("code read (%d bytes)", len(code))  # never the code itself: it names a pass
+            _call_safely(self._on_code, code)
+        return new_codes
+
+    def _new_presentations(self, codes: list[bytes], now: float) -> list[bytes]:
+        present = set(codes)
+        # A code is gone once the frames have missed it for absence_s: time between frames
+        # alone (a stalled camera) does not count as absence.
+        for code, last_seen in list(self._in_view.items()):
+            if code not in present and now - last_seen >= self._absence_s:
+                del self._in_view[code]
+        new_codes = [code for code in dict.fromkeys(codes) if code not in self._in_view]
+        for code in present:
+            self._in_view[code] = now
+        return new_codes
+
+    # Camera faults ------------------------------------------------------------------------
+    def _camera_failed(self, detail: str) -> None:
+        self._stop_camera()
+        self._failures += 1
+        delay = min(self._backoff_initial_s * 2 ** (self._failures - 1), self._backoff_max_s)
+        self._retry_at = self._clock.monotonic() + delay
+        log.warning("%s; restarting the camera in %.0f s", detail, delay)
+        with self._lock:
+            first = not self._faulted
+            self._faulted = True
+            if first:
+                self._fault_count += 1
+        if first and self._on_fault is not None:
+            _call_safely(self._on_fault, CAMERA_FAULT, detail)
+
+    def _stop_camera(self) -> None:
+        was_running, self._camera_running = self._camera_running, False
+        try:
+            self._camera.stop()
+        except Exception as exc:
+            if was_running:
+                log.warning("camera stop failed: %s", _one_line(exc))
+
+    def _frame_arrived(self, now: float) -> None:
+        self._failures = 0
+        self._retry_at = None
+        with self._lock:
+            recovered = self._faulted
+            self._faulted = False
+            self._last_frame_at = now
+            self._frames += 1
+            self._frame_times.append(now)
+            _forget_before(self._frame_times, now - self._rate_window_s)
+        if recovered:
+            log.info("camera delivers frames again")
+            if self._on_recovered is not None:
+                _call_safely(self._on_recovered)
+
+    def _frame_decoded(self, now: float, decode_ms: float, found: bool) -> None:
+        with self._lock:
+            self._decode_ms.append((now, decode_ms))
+            while self._decode_ms and self._decode_ms[0][0] <= now - self._rate_window_s:
+                self._decode_ms.popleft()
+            if found:
+                self._decodes += 1
+                self._decode_times.append(now)
+            _forget_before(self._decode_times, now - self._rate_window_s)
+
+    # Telemetry ----------------------------------------------------------------------------
+    @property
+    def faulted(self) -> bool:
+        """True from a camera fault until the next good frame."""
+        with self._lock:
+            return self._faulted
+
+    def stats(self) -> dict[str, Any]:
+        """Figures for telemetry.
+
+        frame_rate_hz: frames per second over the last `rate_window_s`; decode_rate_hz: frames
+        per second in which a code was read, same window (both None before the first step);
+        frames, decodes: totals; last_frame_age_s: seconds since the last frame (None before
+        one); decode_ms: mean decoding time over the window; camera_ok; camera_faults.
+        """
+        now = self._clock.monotonic()
+        with self._lock:
+            start = self._first_step_at
+            span = None if start is None else min(self._rate_window_s, now - start)
+            cutoff = now - self._rate_window_s
+            frames_in_window = sum(1 for t in self._frame_times if t > cutoff)
+            decodes_in_window = sum(1 for t in self._decode_times if t > cutoff)
+            timings = [ms for t, ms in self._decode_ms if t > cutoff]
+            return {
+                "frame_rate_hz": None if not span else frames_in_window / span,
+                "decode_rate_hz": None if not span else decodes_in_window / span,
+                "frames": self._frames,
+                "decodes": self._decodes,
+                "last_frame_age_s": (
+                    None if self._last_frame_at is None else now - self._last_frame_at
+                ),
+                "decode_ms": sum(timings) / len(timings) if timings else None,
+                "camera_ok": not self._faulted and start is not None,
+                "camera_faults": self._fault_count,
+            }
+
+
+def _forget_before(times: deque[float], cutoff: float) -> None:
+    while times and times[0] <= cutoff:
+        times.popleft()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+def _call_safely(callback: Callable[..., None], *args: Any) -> None:
+    # A failing listener must not stop the reader; it is logged where it fails.
+    try:
+        callback(*args)
+    except Exception:
+        log.exception("code reader callback %r failed", callback)
