@@ -185,12 +185,20 @@ class Thermometer:
         try:
             sample = self._read_sample()
         except ThermometerFault as fault:
-            self._consecutive_failures += 1
-            self._last_fault = fault
-            logger.debug("thermometer read failed: %s", fault)
+            self._count_failure(fault)
             raise
+        except Exception as error:  # a bug below us still counts against the sensor's health
+            logger.exception("thermometer read raised unexpectedly")
+            unexpected = ThermometerFault(DRIVER_ERROR, repr(error))
+            self._count_failure(unexpected)
+            raise unexpected from error
         self._consecutive_failures = 0
         return sample
+
+    def _count_failure(self, fault: ThermometerFault) -> None:
+        self._consecutive_failures += 1
+        self._last_fault = fault
+        logger.debug("thermometer read failed: %s", fault)
 
     def _read_sample(self) -> Sample:
         driver = self._open()

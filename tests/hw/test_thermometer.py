@@ -295,3 +295,15 @@ def test_under_any_fault_schedule_a_sample_is_right_or_it_is_a_fault(schedule, s
             assert sample.ambient_c == pytest.approx(23.0, abs=RESOLUTION_C / 2)
         bus.clear_faults()
         clock.advance(PERIOD_S)
+
+
+def test_an_unexpected_error_while_opening_counts_against_health(monkeypatch):
+    _, _, _, thermometer = rig(fault_after=2)
+
+    def broken_init(self, i2c_bus, address=0x5A):
+        raise RuntimeError("bus layer bug")
+
+    monkeypatch.setattr(adafruit_mlx90614.MLX90614, "__init__", broken_init)
+    for _ in range(2):
+        assert fault_of(thermometer).code == "driver_error"
+    assert not thermometer.healthy
