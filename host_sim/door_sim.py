@@ -144,6 +144,9 @@ class SimDoor:
         self._swing_timer: Cancellable | None = None
         self.contact_pin.set_level(self._contact_level(is_open=False))
         self.exit_button_pin.set_level(self._button_level(pressed=False))
+        # The recorded history starts with the circuit connected, not at a floating input.
+        self.contact_pin.clear_states()
+        self.exit_button_pin.clear_states()
         self.relay_pin.listener = self._relay_changed
 
     @property
