@@ -1,0 +1,432 @@
+"""The durable outbox: every event and alarm is on disk before the door moves (DESIGN 1.3, 2.5).
+
+Why SQLite in WAL mode with `synchronous=FULL` (FIELD-NOTES, SQLite): WAL with
+`synchronous=NORMAL` survives a crashed or killed process, but after a power cut it may lose the
+last transactions. `FULL` fsyncs the write-ahead log at every commit, so a record that `append`
+returned is on the storage even if the power goes a moment later — as far as the storage honours
+fsync, which many SD cards do not: the kiosk's card has to be tested for it. WAL also lets the
+sender read while the app writes, and a commit is one sequential write.
+
+Numbering: the database gets a random `stream` id when it is created; `seq` counts every event
+and alarm together, contiguously, from 1, and survives restarts. A new database (replaced card)
+starts a new stream, so the server never confuses two histories.
+
+Settlement: a row is settled when the server's ack covers it (`settle_through`), or — with
+`settle_on="puback"`, for a server that never acks — when the broker PUBACKs it
+(`mark_published`). Only settled rows are ever deleted (`prune`); unsettled rows are kept however
+many there are, and `high_water()` tells the app to raise `outbox_high_water` well before the
+disk is full.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from firmware.clock import Clock
+from firmware.topics import OUTBOX_KINDS
+
+log = logging.getLogger(__name__)
+
+SETTLE_MODES = ("ack", "puback")
+SCHEMA_VERSION = 1
+STREAM_BYTES = 16  # 16 random bytes -> 32 lowercase hex characters
+DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024
+# Deleting in chunks keeps each prune transaction short: the app waits on `append` before the
+# door moves, and a long delete holding the write lock would stall it.
+PRUNE_CHUNK = 2000
+BUSY_TIMEOUT_S = 5.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq          INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('event', 'alarm')),
+    event_id     TEXT NOT NULL UNIQUE,
+    payload      TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    published_at REAL,
+    settled_at   REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_unsettled ON outbox (seq) WHERE settled_at IS NULL;
+"""
+
+
+class OutboxError(Exception):
+    """The outbox's storage failed or cannot be trusted; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One stored event or alarm, as the sender needs it."""
+
+    seq: int
+    kind: str
+    event_id: str
+    payload: str  # the JSON text exactly as published
+    created_at: float
+    published: bool
+    settled: bool
+
+
+def _is_canonical_uuid(value: object) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+class Outbox:
+    """A durable, ordered, thread-safe queue of events and alarms on SQLite (see module doc)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock,
+        retention_s: float = 7 * 86400,
+        max_rows: int = 200_000,
+        high_water: float = 0.8,
+        settle_on: str = "ack",
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        integrity_check: bool = True,
+    ) -> None:
+        if settle_on not in SETTLE_MODES:
+            raise ValueError(f"settle_on must be one of {SETTLE_MODES}, got {settle_on!r}")
+        if max_rows < 1 or not 0 < high_water <= 1 or retention_s < 0:
+            raise ValueError("max_rows >= 1, 0 < high_water <= 1 and retention_s >= 0 required")
+        self._path = Path(path)
+        self._clock = clock
+        self._retention_s = float(retention_s)
+        self._max_rows = int(max_rows)
+        self._high_water = float(high_water)
+        self._settle_on = settle_on
+        self._min_free_bytes = int(min_free_bytes)
+        # One connection shared by every thread, serialised by this lock: the app appends, the
+        # sender reads and settles. Commits are short, so the lock is never held for long.
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[int], None]] = []
+        self._conn: sqlite3.Connection | None = None
+        self._conn, self._stream = self._open(integrity_check)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _open(self, integrity_check: bool) -> tuple[sqlite3.Connection, str]:
+        where = str(self._path)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                where, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"cannot open outbox {where}: {_one_line(exc)}") from exc
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise OutboxError(f"outbox {where}: storage refuses WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous=FULL")
+            if conn.execute("PRAGMA synchronous").fetchone()[0] != 2:
+                raise OutboxError(f"outbox {where}: synchronous=FULL not accepted")
+            if integrity_check:
+                verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
+                if verdict != "ok":
+                    raise OutboxError(
+                        f"outbox {where} is corrupt ({_one_line(Exception(verdict))}); "
+                        "file left untouched"
+                    )
+            stream = self._ensure_schema(conn)
+        except OutboxError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise OutboxError(
+                f"outbox {where} is unreadable ({_one_line(exc)}); file left untouched"
+            ) from exc
+        return conn, stream
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> str:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                conn.execute(statement)
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if not meta:
+                meta = {
+                    "stream": secrets.token_hex(STREAM_BYTES),
+                    "next_seq": "1",
+                    "schema_version": str(SCHEMA_VERSION),
+                }
+                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+                log.info("outbox %s created, stream %s", self._path, meta["stream"])
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if set(meta) < {"stream", "next_seq"} or not meta["next_seq"].isdigit():
+            raise OutboxError(f"outbox {self._path}: meta table is damaged; file left untouched")
+        if meta.get("schema_version") != str(SCHEMA_VERSION):
+            raise OutboxError(
+                f"outbox {self._path}: schema version {meta.get('schema_version')} "
+                f"is not {SCHEMA_VERSION}"
+            )
+        return meta["stream"]
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self, what: str) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; any SQLite failure becomes a one-line OutboxError."""
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise OutboxError(f"outbox {self._path} is closed")
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("outbox rollback failed")
+                raise OutboxError(f"outbox {what} failed: {_one_line(exc)}") from exc
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed (and fsynced) on success, rolled back on any error."""
+        with self._locked(what) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- properties ----------------------------------------------------------------------------
+
+    @property
+    def stream(self) -> str:
+        """The random id of this database's numbering."""
+        return self._stream
+
+    @property
+    def settle_on(self) -> str:
+        """"ack" (the server's ack settles) or "puback" (the broker's PUBACK settles)."""
+        return self._settle_on
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def add_append_listener(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(seq)` after each committed append (the sender uses it to wake up)."""
+        self._listeners.append(listener)
+
+    def append(self, topic_kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Number `payload`, commit it durably, and return the completed payload.
+
+        Sets `event_id` (a new UUID4 unless the payload has one), `stream` and `seq`. When this
+        returns, the record survives a crash or power cut; only then may the door act.
+        Raises ValueError for a bad kind or payload, OutboxError when storage fails.
+        """
+        if topic_kind not in OUTBOX_KINDS:
+            raise ValueError(f"outbox kind must be one of {OUTBOX_KINDS}, got {topic_kind!r}")
+        if not isinstance(payload, dict):
+            raise ValueError(f"outbox payload must be a dict, got {type(payload).__name__}")
+        record = dict(payload)
+        event_id = record.get("event_id") or str(uuid.uuid4())
+        if not _is_canonical_uuid(event_id):
+            raise ValueError(f"event_id must be a canonical lowercase UUID, got {event_id!r:.60}")
+        record["event_id"] = event_id
+        record["stream"] = self._stream
+        with self._transaction("append") as conn:
+            seq = int(conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+            record["seq"] = seq
+            try:
+                text = json.dumps(record, separators=(",", ":"), ensure_ascii=False,
+                                  allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"outbox payload is not JSON: {_one_line(exc)}") from exc
+            try:
+                conn.execute(
+                    "INSERT INTO outbox (seq, kind, event_id, payload, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (seq, topic_kind, event_id, text, self._clock.time()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"event_id {event_id} is already in the outbox") from exc
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
+        for listener in list(self._listeners):
+            try:
+                listener(seq)
+            except Exception:
+                log.exception("outbox append listener failed")
+        return record
+
+    def mark_published(self, seq: int) -> None:
+        """The broker PUBACKed `seq` (with settle_on="puback" this also settles it)."""
+        self.mark_published_many((seq,))
+
+    def mark_published_many(self, seqs: Iterable[int]) -> None:
+        """`mark_published` for many rows in one transaction (one fsync, not one per row)."""
+        rows = [(int(s),) for s in seqs]
+        if not rows:
+            return
+        now = self._clock.time()
+        with self._transaction("mark_published") as conn:
+            conn.executemany(
+                "UPDATE outbox SET published_at = ? WHERE seq = ? AND published_at IS NULL",
+                [(now, s) for (s,) in rows],
+            )
+            if self._settle_on == "puback":
+                conn.executemany(
+                    "UPDATE outbox SET settled_at = ? WHERE seq = ? AND settled_at IS NULL",
+                    [(now, s) for (s,) in rows],
+                )
+
+    def settle_through(self, stream: str, through_seq: int) -> int:
+        """The server has committed every record of `stream` up to `through_seq`: settle them.
+
+        Returns how many rows became settled. An ack for another stream (an older database)
+        settles nothing.
+        """
+        if stream != self._stream:
+            log.info("ack for stream %s ignored: this outbox is stream %s", stream, self._stream)
+            return 0
+        now = self._clock.time()
+        with self._transaction("settle") as conn:
+            cursor = conn.execute(
+                "UPDATE outbox SET settled_at = ?, published_at = coalesce(published_at, ?)"
+                " WHERE seq <= ? AND settled_at IS NULL",
+                (now, now, int(through_seq)),
+            )
+            return max(cursor.rowcount, 0)
+
+    def prune(self) -> int:
+        """Delete settled rows past the retention, then the oldest settled rows while more than
+        `max_rows` are held. Unsettled rows are never deleted. Returns how many were deleted."""
+        cutoff = self._clock.time() - self._retention_s
+        deleted = 0
+        while True:  # settled rows older than the retention, oldest first, a chunk at a time
+            with self._transaction("prune") as conn:
+                removed = conn.execute(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox"
+                    " WHERE settled_at IS NOT NULL AND created_at < ? ORDER BY seq LIMIT ?)",
+                    (cutoff, PRUNE_CHUNK),
+                ).rowcount
+            deleted += max(removed, 0)
+            if removed < PRUNE_CHUNK:
+                break
+        while True:  # still over max_rows: the oldest settled rows go, never an unsettled one
+            with self._transaction("prune") as conn:
+                held = int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+                over = min(held - self._max_rows, PRUNE_CHUNK)
+                if over <= 0:
+                    break
+                removed = conn.execute(
+                    "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox"
+                    " WHERE settled_at IS NOT NULL ORDER BY seq LIMIT ?)",
+                    (over,),
+                ).rowcount
+            deleted += max(removed, 0)
+            if removed < over:
+                break
+        if deleted:
+            log.info("outbox pruned %d settled rows", deleted)
+        return deleted
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def pending(self, limit: int, after_seq: int = 0) -> list[Row]:
+        """Up to `limit` unsettled rows with seq > `after_seq`, oldest first."""
+        with self._locked("pending") as conn:
+            rows = conn.execute(
+                "SELECT seq, kind, event_id, payload, created_at, published_at, settled_at"
+                " FROM outbox WHERE settled_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                (int(after_seq), int(limit)),
+            ).fetchall()
+        return [
+            Row(seq, kind, event_id, payload, created, published is not None, settled is not None)
+            for (seq, kind, event_id, payload, created, published, settled) in rows
+        ]
+
+    def depth(self) -> int:
+        """Rows held, settled or not."""
+        with self._locked("depth") as conn:
+            return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    def unsettled(self) -> int:
+        """Rows the server has not yet acknowledged (or PUBACK not yet settled)."""
+        with self._locked("unsettled") as conn:
+            return int(
+                conn.execute("SELECT count(*) FROM outbox WHERE settled_at IS NULL").fetchone()[0]
+            )
+
+    def oldest_unsettled(self) -> int | None:
+        """The lowest unsettled seq, or None when everything is settled."""
+        with self._locked("oldest_unsettled") as conn:
+            value = conn.execute(
+                "SELECT min(seq) FROM outbox WHERE settled_at IS NULL"
+            ).fetchone()[0]
+        return None if value is None else int(value)
+
+    def last_seq(self) -> int:
+        """The highest seq ever assigned in this stream (0 before the first append)."""
+        with self._locked("last_seq") as conn:
+            next_seq = conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0]
+        return int(next_seq) - 1
+
+    def free_bytes(self) -> int:
+        """Free space on the file system holding the database."""
+        try:
+            return shutil.disk_usage(self._path.parent).free
+        except OSError as exc:
+            raise OutboxError(f"outbox free space unknown: {_one_line(exc)}") from exc
+
+    def high_water(self) -> bool:
+        """True when the app should raise `outbox_high_water`: unsettled rows above
+        `high_water` x `max_rows`, or less than `min_free_bytes` free on the disk."""
+        if self.unsettled() > self._high_water * self._max_rows:
+            return True
+        return self.free_bytes() < self._min_free_bytes
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database (a WAL checkpoint happens on close)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"outbox close failed: {_one_line(exc)}") from exc
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
