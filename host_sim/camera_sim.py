@@ -15,6 +15,7 @@ Only numpy and Pillow are used; every random choice comes from the caller's seed
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import threading
@@ -218,6 +219,19 @@ def expose(clean: FloatImage, conditions: Conditions, rng: np.random.Generator) 
         buffer.seek(0)
         gray = np.asarray(Image.open(buffer).convert("L"), dtype=np.uint8)
     return gray
+
+
+def sample_pass_text(rng: np.random.Generator) -> str:
+    """Random text shaped like a pass: a compact JWS of ~500 characters (QR version 18).
+
+    Three base64url segments (header, claims, Ed25519 signature) of the lengths a gate pass
+    has; not signed, so only good for exercising the camera and the decoder.
+    """
+
+    def segment(size: int) -> str:
+        return base64.urlsafe_b64encode(rng.bytes(size)).rstrip(b"=").decode("ascii")
+
+    return ".".join((segment(60), segment(260), segment(64)))
 
 
 def realistic_scene(
