@@ -28,8 +28,9 @@ ID_BASE = "https://gatekiosk.dev/schema/"
 _SCHEMA_FIELD = re.compile(r"gatekiosk/([a-z-]+)/v1")
 
 # A payload small enough to publish never has this many errors; stops a hostile input from
-# producing a list as long as itself.
+# producing a list as long as itself, or lines as long as its strings.
 _MAX_ERRORS = 20
+_MAX_ERROR_CHARS = 300
 
 # Topics (DESIGN 2.4) -> the schema of their payload. Ids are checked again here, independently
 # of firmware.topics, because this module judges what the firmware actually put on the wire.
@@ -67,11 +68,20 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(contents, registry=schema_registry())
 
 
+def _one_line(text: str) -> str:
+    """Escape control characters (a key may hold a newline) and cut to a readable length."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) > _MAX_ERROR_CHARS:
+        text = text[: _MAX_ERROR_CHARS - 3] + "..."
+    return text
+
+
 def _describe(error: ValidationError) -> str:
     # For anyOf/oneOf the top error says only "not valid under any"; the most relevant error
     # underneath names the field and the rule.
     best = best_match([error])
-    return f"{best.json_path}: {best.message}"
+    return _one_line(f"{best.json_path}: {best.message}")
 
 
 def _non_finite(value: Any, path: str = "$") -> list[str]:
@@ -95,8 +105,11 @@ def validate_as(name: str, payload: Any) -> list[str]:
     """
     if name not in SCHEMA_NAMES:
         raise ValueError(f"unknown schema name {name!r}; expected one of {SCHEMA_NAMES}")
-    errors = sorted(_describe(e) for e in _validator(name).iter_errors(payload))
-    errors += _non_finite(payload)
+    try:
+        errors = sorted(_describe(e) for e in _validator(name).iter_errors(payload))
+        errors += [_one_line(e) for e in _non_finite(payload)]
+    except RecursionError:
+        return ["$: payload is nested too deeply"]
     return errors[:_MAX_ERRORS]
 
 
@@ -148,16 +161,17 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _decode_json(raw: bytes) -> tuple[Any, str | None]:
     try:
         text = raw.decode("utf-8")
-        return (
-            json.loads(
-                text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys
-            ),
-            None,
-        )
     except UnicodeDecodeError:
         return None, "payload is not UTF-8"
+    try:
+        decoded = json.loads(
+            text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys
+        )
     except ValueError as exc:  # JSONDecodeError is a ValueError
         return None, f"payload is not strict JSON: {exc}"
+    except RecursionError:
+        return None, "payload is nested too deeply"
+    return decoded, None
 
 
 def _topic_matches(payload: dict[str, Any], community: str, gate: str) -> list[str]:
