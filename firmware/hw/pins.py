@@ -114,3 +114,28 @@ class PinMap:
                 f"relay would fire at boot; use GPIO 4..{LAST_PIN_PULLED_UP_AT_POWER_ON} or an "
                 "active-high relay"
             )
+
+    @property
+    def relay_off_drive(self) -> str:
+        """The `gpio=`/pinctrl drive that holds the relay off: dl (low) or dh (high)."""
+        return "dl" if self.relay_active_high else "dh"
+
+    def boot_gpio_lines(self) -> list[str]:
+        """config.txt `gpio=` lines holding outputs off and inputs pulled from early boot on.
+
+        The firmware applies them seconds before Linux starts; hardware/config.txt.snippet
+        holds the lines for the default map.
+        """
+        indicators = sorted((self.led_green, self.led_red, self.buzzer))
+        input_pulls = {
+            self.door_contact: {"up": "pu", "down": "pd", "none": "pn"}[self.door_contact_pull],
+            self.exit_button: "pu" if self.exit_button_pull_up else "pd",
+        }
+        lines = [
+            f"gpio={self.relay}=op,{self.relay_off_drive}",
+            f"gpio={','.join(map(str, indicators))}=op,dl",
+        ]
+        for pull in sorted(set(input_pulls.values()), reverse=True):
+            gpios = sorted(gpio for gpio, p in input_pulls.items() if p == pull)
+            lines.append(f"gpio={','.join(map(str, gpios))}=ip,{pull}")
+        return lines

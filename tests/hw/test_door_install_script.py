@@ -1,0 +1,317 @@
+"""hardware/install.sh and hardware/gatekiosk.service, checked without touching this machine.
+
+The script runs with bash against stand-ins for every command that changes a system (apt-get,
+useradd, usermod, chgrp, systemctl, venv and pip), which record their calls in a log and keep
+a little fake state, and with every path it writes moved into a temporary directory.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from firmware.hw.pins import PinMap
+
+REPO = Path(__file__).resolve().parents[2]
+HARDWARE = REPO / "hardware"
+INSTALL = HARDWARE / "install.sh"
+
+STUB = textwrap.dedent(
+    r"""
+    #!/usr/bin/env bash
+    # Stand-in for a system command: log the call, keep fake state in $STUB_STATE.
+    set -u
+    name=$(basename "$0")
+    printf '%s %s\n' "$name" "$*" >>"$STUB_STATE/calls"
+    state=$STUB_STATE
+    case $name in
+        dpkg-query)
+            grep -qx -- "${!#}" "$state/packages" 2>/dev/null || exit 1
+            printf 'install ok installed' ;;
+        apt-get)
+            [ "$1" = install ] || exit 0
+            for arg in "${@:2}"; do
+                case $arg in -*) ;; *) echo "$arg" >>"$state/packages" ;; esac
+            done ;;
+        id)
+            case "$*" in
+                -u) echo 0 ;;
+                "-u gatekiosk") grep -qx gatekiosk "$state/users" 2>/dev/null || exit 1; echo 999 ;;
+                "-nG gatekiosk") echo "gatekiosk $(tr '\n' ' ' <"$state/groups" 2>/dev/null)" ;;
+                *) exit 1 ;;
+            esac ;;
+        getent)
+            case $2 in gpio | i2c | video) echo "$2:x:900:" ;; *) exit 2 ;; esac ;;
+        useradd) echo "${!#}" >>"$state/users" ;;
+        usermod) echo "$3" >>"$state/groups" ;;
+        systemctl)
+            case $1 in
+                is-enabled) [ -f "$state/enabled" ] ;;
+                enable) touch "$state/enabled" ;;
+            esac ;;
+        chgrp) ;;
+        python3)
+            if [ "$1" = -m ] && [ "$2" = venv ]; then
+                venv=${!#}
+                mkdir -p "$venv/bin"
+                printf 'include-system-site-packages = true\n' >"$venv/pyvenv.cfg"
+                ln -sf "$STUB_DIR/pip" "$venv/bin/pip"
+                ln -sf "$STUB_DIR/python3" "$venv/bin/python"
+                exit 0
+            fi
+            exec "$REAL_PYTHON" "$@" ;;
+        pip) ;;
+    esac
+    """
+).lstrip()
+
+STUBBED = (
+    "dpkg-query",
+    "apt-get",
+    "id",
+    "getent",
+    "useradd",
+    "usermod",
+    "systemctl",
+    "chgrp",
+    "python3",
+    "pip",
+)
+READ_ONLY_CALLS = ("dpkg-query ", "id ", "getent ", "systemctl is-enabled ", "python3 - ")
+
+BOOKWORM_CONFIG_TXT = textwrap.dedent(
+    """
+    # For more options and information see http://rptl.io/configtxt
+    #dtparam=i2c_arm=on
+    dtparam=audio=on
+    camera_auto_detect=1
+    [cm4]
+    otg_mode=1
+    """
+).lstrip()
+
+
+class Machine:
+    """A temporary stand-in for the Pi: fake command state and moved system paths."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.stubs = root / "stubs"
+        self.state = root / "state"
+        self.stubs.mkdir()
+        self.state.mkdir()
+        for name in STUBBED:
+            path = self.stubs / name
+            path.write_text(STUB)
+            path.chmod(0o755)
+        self.boot_config = root / "boot" / "config.txt"
+        self.boot_config.parent.mkdir()
+        self.boot_config.write_text(BOOKWORM_CONFIG_TXT)
+        self.os_release = root / "os-release"
+        self.os_release.write_text(
+            'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_CODENAME=bookworm\n'
+        )
+        (self.state / "packages").write_text("python3-venv\nlibzbar0\n")
+        self.app_dir = root / "opt" / "gatekiosk"
+        self.etc_dir = root / "etc" / "gatekiosk"
+        self.unit_dir = root / "systemd"
+        self.unit_dir.mkdir()
+
+    def install(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            "PATH": f"{self.stubs}:{os.environ['PATH']}",
+            "HOME": str(self.root),
+            "STUB_STATE": str(self.state),
+            "STUB_DIR": str(self.stubs),
+            "REAL_PYTHON": sys.executable,
+            "GATEKIOSK_APP_DIR": str(self.app_dir),
+            "GATEKIOSK_ETC_DIR": str(self.etc_dir),
+            "GATEKIOSK_UNIT_DIR": str(self.unit_dir),
+            "GATEKIOSK_BOOT_CONFIG": str(self.boot_config),
+            "GATEKIOSK_OS_RELEASE": str(self.os_release),
+        }
+        return subprocess.run(
+            ["bash", str(INSTALL), *args], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    def calls(self) -> list[str]:
+        path = self.state / "calls"
+        lines = path.read_text().splitlines() if path.exists() else []
+        path.write_text("")
+        return lines
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every file under the machine's moved system paths, except the stub log."""
+        files = {}
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and path.name != "calls":
+                files[str(path.relative_to(self.root))] = path.read_bytes()
+        return files
+
+
+@pytest.fixture
+def machine(tmp_path):
+    return Machine(tmp_path)
+
+
+def changing_calls(calls: list[str]) -> list[str]:
+    return [c for c in calls if not c.startswith(READ_ONLY_CALLS)]
+
+
+def test_dry_run_prints_every_step_and_changes_nothing(machine):
+    before = machine.snapshot()
+    result = machine.install("--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert changing_calls(machine.calls()) == []
+    assert machine.snapshot() == before
+    assert not machine.app_dir.exists() and not machine.etc_dir.exists()
+    out = result.stdout
+    for expected in (
+        "dry run: nothing will be changed",
+        "would run: apt-get update",
+        "apt-get install -y --no-install-recommends python3-picamera2 python3-lgpio i2c-tools",
+        "would run: useradd --system --user-group",
+        "would run: usermod -a -G gpio gatekiosk",
+        "would run: usermod -a -G video gatekiosk",
+        f"python3 -m venv --system-site-packages {machine.app_dir}/.venv",
+        f"would run: {machine.app_dir}/.venv/bin/pip install --quiet --upgrade {REPO}",
+        f"would write {machine.etc_dir}/relay.env",
+        "| GATEKIOSK_RELAY_PIN=17",
+        f"would append to {machine.boot_config}:",
+        "| [all]",
+        "| dtparam=i2c_arm=on",
+        "| dtparam=i2c_arm_baudrate=50000",
+        "| gpio=17=op,dl",
+        f"would run: install -m 0644 {HARDWARE}/gatekiosk.service {machine.unit_dir}/",
+        "would run: systemctl enable gatekiosk.service",
+    ):
+        assert expected in out, expected
+
+
+def test_dry_run_works_for_any_user_but_a_real_run_needs_root(machine):
+    stub_id = machine.stubs / "id"
+    stub_id.write_text('#!/bin/sh\n[ "$1" = -u ] && [ $# = 1 ] && echo 1000 && exit 0\nexit 1\n')
+    assert machine.install("--dry-run").returncode == 0
+    result = machine.install()
+    assert result.returncode == 1
+    assert "run as root" in result.stderr
+    assert changing_calls(machine.calls()) == []
+
+
+def test_install_is_idempotent(machine):
+    first = machine.install()
+    assert first.returncode == 0, first.stderr
+    calls = changing_calls(machine.calls())
+    assert "apt-get update" in calls
+    assert any(c.startswith("useradd --system") and c.endswith(" gatekiosk") for c in calls)
+    assert {c for c in calls if c.startswith("usermod")} == {
+        f"usermod -a -G {g} gatekiosk" for g in ("gpio", "i2c", "video")
+    }
+    assert f"python3 -m venv --system-site-packages {machine.app_dir}/.venv" in calls
+    assert f"pip install --quiet --upgrade {REPO}" in calls
+    assert "systemctl enable gatekiosk.service" in calls
+    assert "systemctl restart gatekiosk.service" not in calls  # no config yet
+    config_txt = machine.boot_config.read_text()
+    assert config_txt.startswith(BOOKWORM_CONFIG_TXT)
+    assert config_txt.endswith(
+        "\n[all]\ndtparam=i2c_arm=on\ndtparam=i2c_arm_baudrate=50000\n"
+        "gpio=17=op,dl\ngpio=23,24,25=op,dl\ngpio=22,27=ip,pu\n"
+    )
+    assert (machine.unit_dir / "gatekiosk.service").read_bytes() == (
+        HARDWARE / "gatekiosk.service"
+    ).read_bytes()
+    assert "reboot to apply" in first.stdout
+
+    before = machine.snapshot()
+    second = machine.install()
+    assert second.returncode == 0, second.stderr
+    # Only the project itself is installed again (it may have changed); nothing else moves.
+    assert changing_calls(machine.calls()) == [f"pip install --quiet --upgrade {REPO}"]
+    assert machine.snapshot() == before
+    assert "reboot" not in second.stdout
+
+
+def test_pins_from_the_config_file_drive_boot_lines_and_the_relay_env(machine):
+    machine.install()
+    machine.calls()
+    config = machine.root / "gatekiosk.toml"
+    config.write_text("[device]\nid = 'gate-1'\n[pins]\nrelay = 4\nrelay_active_high = false\n")
+    result = machine.install("--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert (machine.etc_dir / "relay.env").read_text().splitlines()[1:] == [
+        "GATEKIOSK_RELAY_PIN=4",
+        "GATEKIOSK_RELAY_OFF=dh",
+    ]
+    assert "gpio=4=op,dh" in machine.boot_config.read_text().splitlines()
+    assert "systemctl restart gatekiosk.service" in machine.calls()
+
+
+def test_a_bad_pin_map_stops_the_install_before_any_change(machine):
+    config = machine.root / "gatekiosk.toml"
+    config.write_text("[pins]\nrelay = 5\n")
+    before = machine.snapshot()
+    result = machine.install("--config", str(config))
+    assert result.returncode == 1
+    assert "pins.relay: GPIO 5 is pulled up at power-on" in result.stderr
+    assert changing_calls(machine.calls()) == []
+    assert machine.snapshot() == before
+
+
+def test_unknown_option_is_a_usage_error(machine):
+    result = machine.install("--force")
+    assert result.returncode == 2
+    assert "unknown option --force" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_install_script_is_shellcheck_clean():
+    result = subprocess.run(["shellcheck", str(INSTALL)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_config_txt_snippet_matches_the_default_pin_map():
+    lines = [
+        line
+        for line in (HARDWARE / "config.txt.snippet").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert lines[:2] == ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=50000"]
+    assert lines[2:] == PinMap().boot_gpio_lines()
+
+
+def unit_settings(path: Path) -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    section = ""
+    for line in path.read_text().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(f"{section}.{key}", []).append(value)
+    return settings
+
+
+def test_service_unit_restarts_forever_as_an_unprivileged_user_with_device_groups():
+    unit = unit_settings(HARDWARE / "gatekiosk.service")
+    assert unit["Service.Type"] == ["simple"]
+    assert unit["Service.Restart"] == ["always"]
+    assert unit["Service.RestartSec"] == ["2"]
+    assert unit["Unit.StartLimitIntervalSec"] == ["0"]
+    assert unit["Service.ExecStart"] == [
+        "/opt/gatekiosk/.venv/bin/gatekiosk run --config /etc/gatekiosk/gatekiosk.toml"
+    ]
+    assert unit["Service.User"] == ["gatekiosk"]
+    assert unit["Service.SupplementaryGroups"] == ["gpio i2c video"]
+    assert unit["Service.StateDirectory"] == ["gatekiosk"]
+    assert unit["Service.WorkingDirectory"] == ["/var/lib/gatekiosk"]
+    [stop_post] = unit["Service.ExecStopPost"]
+    assert "pinctrl set ${GATEKIOSK_RELAY_PIN} op ${GATEKIOSK_RELAY_OFF}" in stop_post
+    # These would hide /dev/gpiochip*, /dev/i2c-1 or the camera from the service.
+    for breaks_devices in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
+        assert f"Service.{breaks_devices}" not in unit
+    assert "Service.WatchdogSec" not in unit
+    assert unit["Install.WantedBy"] == ["multi-user.target"]
