@@ -66,3 +66,34 @@ def test_error_names_the_section_the_caller_gives():
 
 def test_power_on_pull_follows_the_bcm_datasheet_split():
     assert [g for g in range(2, 28) if pulled_up_at_power_on(g)] == [2, 3, 4, 5, 6, 7, 8]
+
+
+def test_boot_lines_hold_outputs_off_and_pull_inputs_as_wired():
+    assert PinMap().boot_gpio_lines() == [
+        "gpio=17=op,dl",
+        "gpio=23,24,25=op,dl",
+        "gpio=22,27=ip,pu",
+    ]
+    rewired = PinMap(
+        relay=4,
+        relay_active_high=False,
+        door_contact=26,
+        door_contact_pull="down",
+        door_contact_closed_level="high",
+        exit_button=5,
+        led_green=12,
+        led_red=6,
+        buzzer=13,
+    ).validate()
+    assert rewired.relay_off_drive == "dh"
+    assert rewired.boot_gpio_lines() == [
+        "gpio=4=op,dh",
+        "gpio=6,12,13=op,dl",
+        "gpio=5=ip,pu",
+        "gpio=26=ip,pd",
+    ]
+
+
+def test_a_contact_without_an_internal_pull_is_left_unpulled_at_boot():
+    lines = PinMap(door_contact_pull="none").boot_gpio_lines()
+    assert lines[-2:] == ["gpio=22=ip,pu", "gpio=27=ip,pn"]
