@@ -291,8 +291,8 @@ def test_errors_name_the_json_path_of_the_offending_value() -> None:
 def test_check_raises_the_first_error_and_passes_a_valid_payload() -> None:
     event = _load(EXAMPLES / "event.access-granted.json")
     schemas.check(event)
-    event["seq"] = 0
-    with pytest.raises(ValueError, match=r"^\$\.seq: 0 is less than the minimum of 1$"):
+    event["seq"] = -1
+    with pytest.raises(ValueError, match=r"^\$\.seq: -1 is less than the minimum of 0$"):
         schemas.check(event)
 
 
