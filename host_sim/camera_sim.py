@@ -281,7 +281,8 @@ def realistic_scene(
 class SimCamera:
     """Camera port that delivers rendered frames of whatever it is shown.
 
-    Paced on the injected clock (one frame every 1/fps seconds of that clock). Faults for
+    Paced on the injected clock (one frame every 1/fps seconds of that clock; without a
+    clock, frames come as fast as they are rendered). Faults for
     tests and the simulator: `stall()` stops delivering frames (each capture waits
     `timeout_s` on the clock, then raises CameraTimeout, as the Pi camera does),
     `fail_with(exc)` makes captures raise `exc`, `fail_starts(n)` makes the next n starts fail.
@@ -470,7 +471,7 @@ def _card_levels(medium: str, dark_mode: bool) -> tuple[float, float]:
     return (_SCREEN_DARK, _SCREEN_LIGHT) if dark_mode else (_SCREEN_LIGHT, _SCREEN_DARK)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=16)  # a close-up phone at 1280 x 960 is a texture of ~14 MB
 def _card_texture_cached(
     text: str, medium: str, symbol_mm: float, dark_mode: bool, k: int
 ) -> tuple[Image.Image, float, float, float]:

@@ -86,6 +86,7 @@ class PiCamera:
         """Open the camera, configure the YUV420 stream, start it, and enable autofocus."""
         from picamera2 import Picamera2  # only on the Pi
 
+        self.stop()  # a second Picamera2 on the same camera would find it busy
         camera = Picamera2(self._camera_index)
         try:
             config = camera.create_video_configuration(

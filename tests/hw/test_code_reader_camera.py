@@ -247,3 +247,12 @@ def test_sim_camera_faults() -> None:
         camera.capture_gray()
     camera.heal()
     assert camera.capture_gray().shape == (480, 640)
+
+
+def test_pi_camera_started_again_releases_the_first_one(picamera2: type[FakePicamera2]) -> None:
+    camera = PiCamera((640, 480))
+    camera.start()
+    camera.start()
+    first, second = picamera2.made
+    assert first.calls[-2:] == [("stop",), ("close",)]
+    assert ("close",) not in second.calls
