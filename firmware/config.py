@@ -97,8 +97,8 @@ class ThermometerConfig:
 class CameraConfig:
     source: str = _f("pi", choices=("pi", "sim"))
     decoder: str = _f("zxing", choices=("zxing", "pyzbar"))
-    width: int = _f(640, 160, 4056)
-    height: int = _f(480, 120, 3040)
+    width: int = _f(1280, 160, 4056)
+    height: int = _f(960, 120, 3040)
     # A code absent this long may be reported again (a new presentation).
     absence_s: float = _f(1.0, 0.1, 30.0)
 
