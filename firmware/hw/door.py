@@ -130,6 +130,7 @@ class Relay:
         # Re-entrant: a pin watcher may call back into the relay while it drives the pin.
         self._lock = threading.RLock()
         self._timer: Cancellable | None = None
+        self._generation = 0  # of the current timer
         self._opened_at: float | None = None  # clock.monotonic() when the contacts closed
         self._ends_at = 0.0
         self._last_closed_at: float | None = None
@@ -170,9 +171,17 @@ class Relay:
             ends_at = min(now + seconds, opened_at + self.max_pulse_s)
             if self._opened_at is not None and ends_at <= self._ends_at:
                 return self._ends_at - now  # never shortens an opening already granted
-            # The timer exists before the pin goes active: no opening without its end.
-            self._restart_timer(ends_at - now)
-            self._ends_at = ends_at
+            # The new end is scheduled before the pin goes active (no opening without its end)
+            # and before the old end is cancelled (a failed start keeps the old end).
+            generation = self._generation + 1
+            try:
+                timer = self._start_timer(ends_at - now, lambda: self._expire(generation))
+            except Exception:
+                log.exception("relay timer could not be started; opening not granted")
+                return 0.0 if self._opened_at is None else self._ends_at - now
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._generation, self._ends_at = timer, generation, ends_at
             if self._opened_at is None:
                 # State first, then the pin: whoever watches the pin sees a consistent relay.
                 self._opened_at = now
@@ -202,18 +211,10 @@ class Relay:
                 log.exception("relay pin could not be released")
         atexit.unregister(self.close)
 
-    def _restart_timer(self, delay_s: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        timer_box: list[Cancellable] = []
-        # The action checks it is still the current timer: a cancelled timer that had already
-        # fired must not end a newer opening.
-        self._timer = self._start_timer(delay_s, lambda: self._expire(timer_box))
-        timer_box.append(self._timer)
-
-    def _expire(self, timer_box: list[Cancellable]) -> None:
+    def _expire(self, generation: int) -> None:
         with self._lock:
-            if timer_box and self._timer is timer_box[0]:
+            # A timer cancelled while it was already firing must not end a later opening.
+            if generation == self._generation:
                 self._release_locked()
 
     def _release_locked(self) -> None:

@@ -262,6 +262,36 @@ def test_a_pin_that_cannot_be_driven_leaves_the_door_locked_without_raising(fact
     relay.close()
 
 
+def test_a_timer_that_cannot_start_never_leaves_the_relay_open(factory):
+    clock = ManualClock()
+    timers = ManualTimers(clock)
+    starts = []
+
+    def start_timer(delay_s, action):
+        starts.append(delay_s)
+        if len(starts) > 1:
+            raise RuntimeError("can't start new thread")
+        return timers.start(delay_s, action)
+
+    relay = Relay(
+        RELAY_GPIO,
+        active_high=True,
+        max_pulse_s=5.0,
+        clock=clock,
+        start_timer=start_timer,
+        pin_factory=factory,
+    )
+    pin = factory.pin(RELAY_GPIO)
+    assert relay.pulse(2.0) == 2.0
+    timers.advance(1.0)
+    assert relay.pulse(4.0) == 1.0  # not extended: the first end still stands
+    timers.advance(1.0)
+    assert pin.state is False
+    assert relay.pulse(2.0) == 0.0  # no timer, no opening
+    assert pin.state is False
+    relay.close()
+
+
 def test_max_pulse_outside_the_ceiling_is_refused_at_construction(factory):
     with pytest.raises(ValueError, match="max_pulse_s"):
         Relay(RELAY_GPIO, active_high=True, max_pulse_s=600.0, pin_factory=factory)
