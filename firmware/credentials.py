@@ -133,8 +133,7 @@ def _algorithm_of(jwk: Mapping[str, Any], label: str) -> str:
         alg = ES256
     else:
         raise KeySetError(
-            f"{label}: unsupported key type kty={kty!r} crv={crv!r} "
-            "(only OKP/Ed25519 and EC/P-256)"
+            f"{label}: unsupported key type kty={kty!r} crv={crv!r} (only OKP/Ed25519 and EC/P-256)"
         )
     if "alg" in jwk and jwk["alg"] != alg:
         raise KeySetError(f"{label}: alg {jwk['alg']!r} does not fit a {crv} key (use {alg})")
@@ -145,9 +144,7 @@ def _algorithm_of(jwk: Mapping[str, Any], label: str) -> str:
 
 def _public_key(jwk: Mapping[str, Any], alg: str, label: str) -> Any:
     if alg == EDDSA:
-        return Ed25519PublicKey.from_public_bytes(
-            _b64_member(jwk, "x", label, _ED25519_KEY_BYTES)
-        )
+        return Ed25519PublicKey.from_public_bytes(_b64_member(jwk, "x", label, _ED25519_KEY_BYTES))
     x = _b64_member(jwk, "x", label, _P256_COORDINATE_BYTES)
     y = _b64_member(jwk, "y", label, _P256_COORDINATE_BYTES)
     try:
@@ -417,9 +414,7 @@ def _signature_verifies(key: _TrustedKey, signing_input: bytes, signature: bytes
             return False
         r = int.from_bytes(signature[:width], "big")
         s = int.from_bytes(signature[width:], "big")
-        key.public_key.verify(
-            encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256())
-        )
+        key.public_key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
         return True
     except (InvalidSignature, ValueError):
         return False
@@ -472,12 +467,12 @@ def _verify_guarded(code: object, keys: KeySet, typ: str, max_chars: int) -> _Jw
         return _JwsResult(reasons.MALFORMED_PASS)
 
 
-def verify_pass(code: bytes | str, keys: KeySet) -> PassVerification:
-    """Verify a pass code's form, header and signature (DESIGN 2.1). Never raises.
+def verify_jws(code: object, keys: KeySet, *, typ: str, max_chars: int) -> PassVerification:
+    """The signature layer for any of our token types (`typ`), with the pass reason codes.
 
-    The claims are returned unjudged: expiry, issuer, pass type and the rest are the core's.
+    Shared by passes, status lists and admin commands so they cannot drift apart. Never raises.
     """
-    result = _verify_guarded(code, keys, PASS_TYP, MAX_CODE_CHARS)
+    result = _verify_guarded(code, keys, typ, max_chars)
     return PassVerification(
         ok=result.reason is None,
         reason=result.reason,
@@ -487,12 +482,20 @@ def verify_pass(code: bytes | str, keys: KeySet) -> PassVerification:
     )
 
 
+def verify_pass(code: bytes | str, keys: KeySet) -> PassVerification:
+    """Verify a pass code's form, header and signature (DESIGN 2.1). Never raises.
+
+    The claims are returned unjudged: expiry, issuer, pass type and the rest are the core's.
+    """
+    return verify_jws(code, keys, typ=PASS_TYP, max_chars=MAX_CODE_CHARS)
+
+
 def verify_status_list_token(token: str, keys: KeySet) -> StatusListVerification:
     """Verify a status-list JWT (DESIGN 2.2) and decode its list. Never raises.
 
     Whether it is newer than the list held, or stale, is for the caller to decide.
     """
-    result = _verify_guarded(token, keys, STATUS_LIST_TYP, MAX_STATUS_LIST_TOKEN_CHARS)
+    result = verify_jws(token, keys, typ=STATUS_LIST_TYP, max_chars=MAX_STATUS_LIST_TOKEN_CHARS)
     if result.reason in (reasons.UNRECOGNIZED_CODE, reasons.MALFORMED_PASS):
         return StatusListVerification(False, MALFORMED_STATUS_LIST)
     if result.reason is not None:
