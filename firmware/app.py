@@ -242,6 +242,8 @@ class Gate:
         self._time_floor = 0.0
         self.state = policy.GateState()
         self.status = policy.StatusView(None)
+        # Called with (kind, committed payload) after each record: live views, logs.
+        self.record_listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._load_persisted()
 
@@ -536,6 +538,11 @@ class Gate:
         if "storage" in self.faults:
             self.faults.discard("storage")
             self._clear_alarm("storage_fault", {})
+        for listener in self.record_listeners:
+            try:
+                listener(kind, committed)
+            except Exception:
+                log.exception("record listener failed")
         return committed
 
     def _storage_fault(self, detail: str) -> None:
