@@ -450,7 +450,10 @@ class Gate:
         self._show_decision(decision)
         self._end_visit()
         self.phase = COOLDOWN
-        self.cooldown_until = self.clock.monotonic() + self.cfg.door.cooldown_s
+        hold = self.cfg.door.cooldown_s
+        if "fever" in decision.reasons:
+            hold = max(hold, self.cfg.door.fever_hold_s)
+        self.cooldown_until = self.clock.monotonic() + hold
         log.info(
             "decision %s %s pass=%s",
             decision.decision,

@@ -125,6 +125,8 @@ class DoorConfig:
     forced_grace_s: float = _f(2.0, 0.0, 30.0)
     # After a decision the gate ignores new codes this long (the person walks through).
     cooldown_s: float = _f(1.5, 0.0, 30.0)
+    # After a fever the warning stays up this long (the person is asked to wait for staff).
+    fever_hold_s: float = _f(10.0, 0.0, 300.0)
     # A visit that never reaches a decision is abandoned after this long.
     session_timeout_s: float = _f(15.0, 2.0, 300.0)
 

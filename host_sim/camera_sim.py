@@ -515,8 +515,21 @@ def _card_texture_cached(
     side_mm = symbol.shape[0] / px_per_mm
     rows = span(-side_mm / 2, side_mm / 2, top)
     cols = span(-side_mm / 2, side_mm / 2, left)
-    rows = slice(rows.start, rows.start + symbol.shape[0])
-    cols = slice(cols.start, cols.start + symbol.shape[1])
+    # A small symbol's quiet zone can be wider than the phone's screen: the part of the
+    # quiet zone that does not fit is trimmed evenly (it is plain surface anyway).
+    over_w = max(0, symbol.shape[1] - width)
+    over_h = max(0, symbol.shape[0] - height)
+    if over_w or over_h:
+        symbol = symbol[
+            over_h // 2 : symbol.shape[0] - (over_h - over_h // 2),
+            over_w // 2 : symbol.shape[1] - (over_w - over_w // 2),
+        ]
+        rows = slice(rows.start + over_h // 2, rows.stop)
+        cols = slice(cols.start + over_w // 2, cols.stop)
+    row0 = min(max(0, rows.start), height - symbol.shape[0])
+    col0 = min(max(0, cols.start), width - symbol.shape[1])
+    rows = slice(row0, row0 + symbol.shape[0])
+    cols = slice(col0, col0 + symbol.shape[1])
     texture[rows, cols] = symbol
     luma = Image.fromarray(np.clip(texture, 0, 255).round().astype(np.uint8))
     alpha = Image.new("L", luma.size, 255)

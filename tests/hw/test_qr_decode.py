@@ -146,3 +146,13 @@ def test_unknown_decoder_name_is_a_one_line_error() -> None:
     expected = r"^unknown QR decoder 'opencv': choose one of pyzbar, zxing$"
     with pytest.raises(ValueError, match=expected):
         make_decoder("opencv")
+
+
+@pytest.mark.parametrize("medium", ["phone", "paper"])
+@pytest.mark.parametrize("text", ["x", "this-is-not-a-pass", "WEIXIN-PAY-7777"])
+def test_short_codes_whose_quiet_zone_exceeds_the_card_still_render_and_decode(medium, text):
+    from host_sim import camera_sim
+
+    scene = camera_sim.Scene(camera_sim.Card(text, medium=medium, distance_mm=150))
+    frame = camera_sim.render_scene(scene, (640, 480), np.random.default_rng(0))
+    assert make_decoder("zxing").decode(frame) == [text.encode()]

@@ -1,0 +1,122 @@
+"""A simulated gate on a ManualClock: real drivers over simulated hardware, real outbox."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from firmware import config, credentials
+from firmware.clock import ManualClock
+from firmware.core import status_list as sl
+from host_sim.rig import SimRig, write_keys
+
+COMMUNITY = "sunshine-garden"
+GATE = "north-1"
+URI = "https://sunshine-garden.example/sl/1"
+START = 1_790_000_000.0
+
+BASE_CONFIG = f"""
+[device]
+id = "gate-0042"
+community = "{COMMUNITY}"
+gate = "{GATE}"
+direction = "in"
+
+[door]
+pulse_s = 3.0
+cooldown_s = 1.0
+"""
+
+
+class Community:
+    """The community side in tests: issues passes, status lists and admin commands."""
+
+    def __init__(self, keys: dict, clock: ManualClock) -> None:
+        self.keys = keys
+        self.clock = clock
+        self.statuses = [0] * 64
+
+    def pass_token(
+        self, pass_id: str = "p-0001", pt: str = "resident", idx: int = 5, **extra
+    ) -> str:
+        now = int(self.clock.time())
+        claims = {
+            "iss": COMMUNITY,
+            "sub": pass_id,
+            "pt": pt,
+            "iat": now - 60,
+            "exp": now + 30 * 86400,
+        }
+        if pt != "visitor":
+            claims["status"] = {"status_list": {"idx": idx, "uri": URI}}
+        claims.update(extra)
+        return credentials.sign_token(claims, self.keys["issuer"], "gatepass+jwt")
+
+    def status_list_token(self, iat: int | None = None, exp_in: int = 86400, key=None) -> str:
+        iat = int(self.clock.time()) if iat is None else iat
+        claims = {
+            "sub": URI,
+            "iat": iat,
+            "exp": iat + exp_in,
+            "status_list": {"bits": 2, "lst": sl.encode_lst(self.statuses)},
+        }
+        return credentials.sign_token(claims, key or self.keys["issuer"], "statuslist+jwt")
+
+    def command(self, name: str, **kw) -> bytes:
+        now = int(self.clock.time())
+        claims = {
+            "iss": kw.pop("iss", COMMUNITY),
+            "sub": kw.pop("sub", "op-7"),
+            "aud": kw.pop("aud", GATE),
+            "cmd": kw.pop("cmd", name),
+            "jti": kw.pop("jti", f"j-{now}-{name}"),
+            "iat": now,
+            "exp": now + kw.pop("exp_in", 30),
+        }
+        claims.update(kw)
+        token = credentials.sign_token(
+            claims, kw.pop("key", None) or self.keys["admin"], "gatecmd+jwt"
+        )
+        return json.dumps({"schema": "gatekiosk/command/v1", "token": token}).encode()
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(start=START)
+
+
+@pytest.fixture
+def keys(tmp_path):
+    return write_keys(tmp_path / "keys")
+
+
+@pytest.fixture
+def community(keys, clock):
+    return Community(keys, clock)
+
+
+def make_config(extra: str = "") -> config.Config:
+    return config.parse(BASE_CONFIG + extra)
+
+
+@pytest.fixture
+def make_rig(tmp_path, clock, keys):
+    rigs = []
+
+    def build(extra: str = "", **kw) -> SimRig:
+        rig = SimRig(make_config(extra), tmp_path / "gate", clock=clock, keys=keys, **kw)
+        rigs.append(rig)
+        return rig
+
+    yield build
+    for rig in rigs:
+        rig.close()
+
+
+@pytest.fixture
+def rig(make_rig, community):
+    rig = make_rig()
+    rig.inbox.mqtt_message("status-list", None, community.status_list_token().encode(), True)
+    rig.gate.process_pending()
+    return rig
