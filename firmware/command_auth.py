@@ -31,6 +31,7 @@ COMMANDS = ("open", "ping", "status-list-refresh")
 MAX_COMMAND_CHARS = 2048
 MAX_SUBJECT_CHARS = 64
 MAX_JTI_CHARS = 64
+MAX_REASON_CHARS = 200
 DEFAULT_MAX_AHEAD_S = 60
 DEFAULT_SKEW_S = 5
 # Seen jtis are kept this long past their expiry; an expired command is refused anyway.
@@ -175,8 +176,21 @@ def _claims_well_formed(claims: dict[str, Any]) -> bool:
         and _is_number(claims.get("iat"))
         and _is_number(claims.get("exp"))
         and claims["iat"] <= claims["exp"]
-        and isinstance(claims.get("args", {}), dict)
+        and _args_well_formed(claims.get("cmd"), claims.get("args", {}))
     )
+
+
+def _args_well_formed(cmd: Any, args: Any) -> bool:
+    """`args` is an object; for open, `reason` is text <= 200 and `seconds` a positive number."""
+    if not isinstance(args, dict):
+        return False
+    if cmd != "open":
+        return True
+    reason = args.get("reason")
+    seconds = args.get("seconds")
+    if reason is not None and not (isinstance(reason, str) and len(reason) <= MAX_REASON_CHARS):
+        return False
+    return seconds is None or (_is_number(seconds) and seconds > 0)
 
 
 def verify_command(
