@@ -292,7 +292,6 @@ def main(argv: list[str] | None = None) -> int:
                     view.collect()
                     view.draw()
                     next_draw = now_m + 0.5
-                time.sleep(0.05)
         except KeyboardInterrupt:
             pass
         finally:

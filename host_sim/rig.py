@@ -209,6 +209,8 @@ class SimRig:
         """Move simulated time on by `seconds`: one sensor sample, one frame, one loop turn."""
         if self.timers is not None:
             self.timers.advance(seconds)
+        else:
+            self.clock.sleep(seconds)  # real time: device threads and timers run meanwhile
         self.sampler.step()
         if read_camera:
             self.reader.step()
