@@ -145,7 +145,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _non_negative_int(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a non-negative integer")
     return int(text)
 
@@ -159,9 +159,11 @@ def _positive_int(text: str) -> int:
 
 def parse_duration(text: str) -> int:
     """Seconds in "3600", "3600s", "45m", "12h" or "30d"; raises UsageError."""
-    match = re.fullmatch(r"(\d{1,9})([smhd]?)", text.strip())
-    if match is None or int(match.group(1)) == 0:
+    match = re.fullmatch(r"([0-9]{1,9})([smhd]?)", text.strip())
+    if match is None:
         raise UsageError(f"duration {text!r} is not like 3600, 45m, 12h or 30d")
+    if int(match.group(1)) == 0:
+        raise UsageError(f"duration {text!r} must be longer than 0")
     return int(match.group(1)) * _UNITS_S[match.group(2)]
 
 
@@ -392,7 +394,7 @@ def _status_value(text: Any, where: str) -> int:
 
 
 def _index_value(text: Any, where: str) -> int:
-    if isinstance(text, str) and text.strip().isdigit():
+    if isinstance(text, str) and text.strip().isascii() and text.strip().isdigit():
         text = int(text.strip())
     if not isinstance(text, int) or isinstance(text, bool) or text < 0:
         raise UsageError(f"{where}: index {text!r} is not a non-negative integer")

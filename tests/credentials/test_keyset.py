@@ -60,7 +60,7 @@ def test_keyset_error_is_a_value_error():
 
 def test_an_unreadable_file_is_named(tmp_path):
     missing = tmp_path / "nope.jwks"
-    with pytest.raises(credentials.KeySetError, match="cannot read .*nope.jwks"):
+    with pytest.raises(credentials.KeySetError, match=r"cannot read .*nope\.jwks"):
         credentials.KeySet.load(missing)
 
 
@@ -77,14 +77,12 @@ def test_a_file_without_read_permission_is_unreadable(tmp_path, ed_key):
         credentials.KeySet.load(path)
 
 
-@pytest.mark.parametrize("content", ["", "{not json", b"\xff\xfe", "{\"keys\": [1,]}"])
+@pytest.mark.parametrize("content", ["", "{not json", b"\xff\xfe", '{"keys": [1,]}'])
 def test_a_file_that_is_not_json_is_named(tmp_path, content):
     assert "is not JSON" in _load_error(tmp_path, content)
 
 
-@pytest.mark.parametrize(
-    "content", [{"keys": []}, {}, {"keys": {}}, [], "null", {"keys": "ed1"}]
-)
+@pytest.mark.parametrize("content", [{"keys": []}, {}, {"keys": {}}, [], "null", {"keys": "ed1"}])
 def test_a_jwks_without_a_keys_list_or_with_no_keys_is_refused(tmp_path, content):
     message = _load_error(tmp_path, content)
     assert "keys" in message
@@ -142,7 +140,9 @@ def test_an_encryption_key_is_not_a_signing_key(tmp_path, ed_key):
     assert "not a signing key" in _load_error(tmp_path, {"keys": [public]})
 
 
-@pytest.mark.parametrize("x", [None, 42, "not base64!", b64.encode(bytes(31)), b64.encode(bytes(33))])
+@pytest.mark.parametrize(
+    "x", [None, 42, "not base64!", b64.encode(bytes(31)), b64.encode(bytes(33))]
+)
 def test_an_ed25519_key_with_a_bad_x_is_refused(tmp_path, ed_key, x):
     public = credentials.public_jwk(ed_key)
     if x is None:

@@ -62,13 +62,16 @@ def test_tokens_interoperate_with_pyjwt_both_ways(request, key_name, keys, jws):
     key = request.getfixturevalue(key_name)
     public = keys.get(key["kid"]).public_key
     ours = credentials.sign_token(jws.resident_claims(), key, PASS_TYP)
-    assert jwt.decode(ours, public, algorithms=[key["alg"]], options={"verify_exp": False})[
-        "sub"
-    ] == "7QK2M9XH4D1P6B3Z"
+    assert (
+        jwt.decode(ours, public, algorithms=[key["alg"]], options={"verify_exp": False})["sub"]
+        == "7QK2M9XH4D1P6B3Z"
+    )
 
     private = jwt.PyJWK(key).key
     theirs = jwt.encode(
-        jws.resident_claims(), private, algorithm=key["alg"],
+        jws.resident_claims(),
+        private,
+        algorithm=key["alg"],
         headers={"kid": key["kid"], "typ": PASS_TYP},
     )
     assert credentials.verify_pass(theirs, keys).ok
@@ -411,3 +414,14 @@ def test_checks_run_in_the_documented_order(keys, jws):
 def test_every_failure_reason_is_a_credential_failure(keys, jws):
     for code in ["", jws.forge(_header("ed1", typ="JWT"), {}), jws.forge(_header("x"), {})]:
         assert credentials.verify_pass(code, keys).reason in reasons.CREDENTIAL_FAILURES
+
+
+def test_an_unexpected_internal_error_is_a_refusal_not_an_exception(monkeypatch, keys, caplog):
+    def explode(*args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(credentials, "_verify_jws", explode)
+    result = credentials.verify_pass("eyJh.eyJh.AAAA", keys)
+    _assert_refused(result, reasons.MALFORMED_PASS)
+    assert "RuntimeError" in caplog.text
+    assert credentials.verify_status_list_token("eyJh.eyJh.AAAA", keys).ok is False

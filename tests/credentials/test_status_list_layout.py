@@ -33,8 +33,11 @@ def test_packing_the_drafts_statuses_gives_its_bytes_least_significant_bits_firs
 @pytest.mark.parametrize(("bits", "statuses", "packed", "lst"), EXAMPLES)
 def test_every_index_reads_back_the_drafts_status(bits, statuses, packed, lst):
     decoded = status_list.from_claims(
-        {"sub": "https://example.com/statuslists/1", "iat": 1686920170,
-         "status_list": {"bits": bits, "lst": lst}}
+        {
+            "sub": "https://example.com/statuslists/1",
+            "iat": 1686920170,
+            "status_list": {"bits": bits, "lst": lst},
+        }
     )
     assert [decoded.status(i) for i in range(len(statuses))] == statuses
 

@@ -1,0 +1,103 @@
+"""Property tests: no input makes verification raise, and nothing but the genuine token passes."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firmware import command_auth, credentials
+from firmware.core import b64, reasons
+
+SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "alg": st.sampled_from(["EdDSA", "ES256", "none", "HS256", "RS256"]) | st.text(max_size=6),
+        "kid": st.sampled_from(["ed1", "es1", "x"]) | json_values,
+        "typ": st.sampled_from(["gatepass+jwt", "statuslist+jwt", "JWT"]) | json_values,
+        "crit": json_values,
+    },
+)
+
+
+def _check(result: credentials.PassVerification, caplog=None) -> None:
+    assert isinstance(result, credentials.PassVerification)
+    if caplog is not None:
+        # The safety net that turns an unexpected exception into a refusal must never be needed.
+        assert not [r for r in caplog.records if r.name == "firmware.credentials"]
+        caplog.clear()
+    if not result.ok:
+        assert result.reason in reasons.CREDENTIAL_FAILURES
+        assert result.claims is None
+
+
+@SETTINGS
+@given(code=st.binary(max_size=1200))
+def test_arbitrary_bytes_never_raise(code, keys, caplog):
+    _check(credentials.verify_pass(code, keys), caplog)
+
+
+@SETTINGS
+@given(code=st.text(max_size=1200))
+def test_arbitrary_text_never_raises(code, keys, caplog):
+    _check(credentials.verify_pass(code, keys), caplog)
+    assert credentials.verify_status_list_token(code, keys).ok is False
+
+
+@SETTINGS
+@given(parts=st.lists(st.binary(min_size=1, max_size=120), min_size=3, max_size=3))
+def test_three_arbitrary_base64url_segments_never_raise_or_pass(parts, keys, caplog):
+    code = ".".join(b64.encode(p) for p in parts)
+    result = credentials.verify_pass(code, keys)
+    _check(result, caplog)
+    assert not result.ok
+
+
+@SETTINGS
+@given(header=headers, claims=json_values, signature=st.binary(max_size=80))
+def test_any_json_header_and_payload_with_any_signature_never_passes(
+    header, claims, signature, keys, caplog
+):
+    code = ".".join(
+        [
+            b64.encode(json.dumps(header).encode()),
+            b64.encode(json.dumps(claims).encode()),
+            b64.encode(signature) if signature else "",
+        ]
+    )
+    result = credentials.verify_pass(code, keys)
+    _check(result, caplog)
+    assert not result.ok
+    command = command_auth.verify_command(
+        code,
+        keys,
+        community_id="c",
+        gate_id="g",
+        name="open",
+        now=0.0,
+        seen=command_auth.MemoryJtiStore(),
+    )
+    assert not command.ok and command.reason is not None
+
+
+@SETTINGS
+@given(position=st.integers(min_value=0), bit=st.integers(min_value=0, max_value=6))
+def test_flipping_any_bit_of_a_genuine_pass_never_passes(position, bit, ed_key, keys, jws):
+    token = credentials.sign_token(jws.resident_claims(), ed_key, "gatepass+jwt")
+    raw = bytearray(token.encode())
+    raw[position % len(raw)] ^= 1 << bit
+    result = credentials.verify_pass(bytes(raw), keys)
+    _check(result)
+    assert not result.ok
