@@ -24,9 +24,11 @@ the app must refuse messages flagged retained.
 
 Sending. Only while connected, in seq order, QoS 1, at most `window` outbox messages handed to
 paho at a time. Each PUBACK's reason code is checked (MQTT 5): 0x80 and above means the broker
-did not take the message, so it is sent again after a back-off; 0x10 "No matching subscribers"
-counts as success — with ack settling the row stays until the server acks it; with PUBACK
-settling the server must hold a persistent session, so that it always is a matching subscriber.
+did not take the message, so it is sent again after a back-off. 0x10 "No matching subscribers"
+counts as success (the broker took it), but nobody received it: with ack settling the row stays
+unsettled and is sent again after the same back-off, so a server that lost its session (a
+killed broker) gets it as soon as it subscribes again; with PUBACK settling the row is settled,
+so the server must hold a persistent session, and then it always is a matching subscriber.
 A lost connection forgets everything in flight; after reconnecting, sending restarts from the
 oldest unsettled row (duplicates carry the same event_id/stream/seq; the server de-duplicates).
 If the oldest unsettled row has been sent and nothing settles it within `ack_timeout_s`, it and
@@ -68,9 +70,12 @@ PROGRESS_CHECK_S = 1.0  # how often the sender looks for rows nobody settles
 STOP_PUBLISH_TIMEOUT_S = 2.0  # how long stop() waits for the offline record's PUBACK
 PAHO_EXTRA_INFLIGHT = 4  # room beside the outbox window for birth, cmd-result
 FIRST_FAILURE_REASON = 0x80  # MQTT 5: reason codes from 0x80 up are failures
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: accepted, but no subscriber got it
 ACK_SCHEMA = "gatekiosk/ack/v1"
 STREAM_PATTERN = re.compile(r"[0-9a-f]{16,32}")
-NOT_KEPT_KINDS = ("state", "telemetry", "cmd-result")
+# Messages that are not kept. "alarm" is here only for the storage_fault alarm the app sends
+# when the outbox itself has failed (best effort); every other alarm goes through the outbox.
+NOT_KEPT_KINDS = ("state", "telemetry", "cmd-result", "alarm")
 
 OnMessage = Callable[[str, "str | None", bytes, bool], None]
 
@@ -299,7 +304,8 @@ class MqttLink:
         """Publish a message that is not kept (state, telemetry, cmd-result).
 
         Returns False — the message is dropped — when offline or when paho refuses it.
-        Events and alarms go through the outbox, never through here.
+        Events and alarms go through the outbox; the one exception is the storage-fault alarm
+        sent when the outbox itself cannot take it.
         """
         if kind not in NOT_KEPT_KINDS:
             raise ValueError(f"publish_now is for {NOT_KEPT_KINDS}, not {kind!r}")
@@ -316,6 +322,19 @@ class MqttLink:
         topic = topics.gate_topic(kind, self._community_id, self._gate_id)
         info = client.publish(topic, text.encode(), qos=qos, retain=retain)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def refresh_status_list(self) -> None:
+        """Subscribe to the status list again: the broker re-sends the retained list."""
+        with self._client_lock:
+            client = self._client if self._connected else None
+        if client is None:
+            log.info("offline: status list refresh skipped (it arrives on the next connect)")
+            return
+        topic = topics.status_list_topic(self._community_id)
+        if self._settings.protocol == "5":
+            client.subscribe(topic, options=SubscribeOptions(qos=1))
+        else:
+            client.subscribe(topic, qos=1)
 
     # -- paho callbacks (network thread: post and return, never block) -------------------------
 
@@ -443,10 +462,18 @@ class MqttLink:
         with self._client_lock:
             self._client = client
         try:
-            client.connect(host, port, keepalive=self._settings.keepalive, clean_start=True)
-        except (OSError, ValueError) as exc:
+            if self._settings.protocol == "5":
+                client.connect(host, port, keepalive=self._settings.keepalive, clean_start=True)
+            else:  # 3.1.1: clean session was set when the client was made
+                client.connect(host, port, keepalive=self._settings.keepalive)
+        except OSError as exc:
             self._last_error = f"{where}: {exc}"
             log.info("mqtt connect to %s failed: %s", where, exc)
+            self._drop_connection()
+            return False
+        except ValueError as exc:  # paho refuses the settings themselves
+            self._last_error = f"{where}: {exc}"
+            log.error("mqtt connect to %s impossible: %s", where, exc)
             self._drop_connection()
             return False
         client.loop_start()
@@ -588,7 +615,8 @@ class MqttLink:
             except queue.Empty:
                 break
         published: list[int] = []
-        refused: list[tuple[int, str]] = []
+        heard = False
+        resend: list[tuple[int, str]] = []  # refused, or (ack mode) taken by nobody
         acks: dict[str, int] = {}
         current = self._generation
         for event in batch:
@@ -605,18 +633,24 @@ class MqttLink:
                 seq = self._in_flight.pop(event[2], None)
                 if seq is None:
                     continue  # a message sent with publish_now
-                if event[3] >= FIRST_FAILURE_REASON:
-                    refused.append((seq, event[4]))
+                reason = event[3]
+                if reason >= FIRST_FAILURE_REASON:
+                    resend.append((seq, f"broker refused seq {seq}: {event[4]}"))
+                    continue
+                published.append(seq)
+                if reason == NO_MATCHING_SUBSCRIBERS and self._outbox.settle_on == "ack":
+                    resend.append((seq, f"no subscriber took seq {seq}"))
                 else:
-                    published.append(seq)
+                    heard = True
         if published:
             self._outbox.mark_published_many(published)
+        if heard and not resend:
             self._publish_backoff.reset()
-        if refused:
-            first = min(seq for seq, _ in refused)
+        if resend:
+            first, why = min(resend)
             delay = self._publish_backoff.next_delay()
-            self._last_error = f"broker refused seq {first}: {refused[0][1]}"
-            log.warning("mqtt %s; sending again in %.1f s", self._last_error, delay)
+            self._last_error = why
+            log.warning("mqtt %s; sending again in %.2f s", why, delay)
             self._retry_from = first if self._retry_from is None else min(self._retry_from, first)
             self._retry_at = self._clock.monotonic() + delay
         for stream, through in acks.items():

@@ -170,6 +170,12 @@ class MosquittoBroker:
             self._process.kill()
         self._reap()
 
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reloads its ACL and password files (not listeners)."""
+        if self._process is None or self._process.poll() is not None:
+            raise BrokerError(f"mosquitto on {self.address} is not running")
+        self._process.send_signal(signal.SIGHUP)
+
     def restart(self, timeout_s: float = START_TIMEOUT_S) -> MosquittoBroker:
         """Start again on the same port and persistence directory (after stop or kill)."""
         self._fixed_port = True

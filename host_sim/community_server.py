@@ -38,6 +38,11 @@ SUBSCRIBED_KINDS = ("event", "alarm", "state", "telemetry", "cmd-result")
 Validator = Callable[[dict[str, Any]], list[str]]
 
 
+def ack_payload(stream: str, through_seq: int) -> dict[str, Any]:
+    """The server's ack: every record of `stream` up to `through_seq` is committed."""
+    return {"schema": ACK_SCHEMA, "stream": stream, "through_seq": through_seq}
+
+
 @dataclass(frozen=True)
 class Record:
     """One stored event or alarm and how many times it arrived."""
@@ -48,7 +53,7 @@ class Record:
     event_id: str
     kind: str
     payload: dict[str, Any]
-    first_received: float
+    arrival: int  # 1 for the first record this server took, 2 for the next new one, ...
 
 
 class CommunityServer:
@@ -103,16 +108,19 @@ class CommunityServer:
     # -- lifetime ------------------------------------------------------------------------------
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> CommunityServer:
-        """Connect, subscribe, and return once the broker has confirmed the subscriptions."""
+        """Connect, subscribe, and return once the broker has confirmed the subscriptions.
+
+        May be called again after `stop()`: the store is kept, the session resumed."""
+        self._subscribed.clear()
         properties = None
         if self._protocol == "5" and self._persistent:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = SESSION_EXPIRY_S
-        self._client.connect_async(
-            self._host, self._port, keepalive=10,
-            clean_start=not self._persistent if self._protocol == "5" else True,
-            properties=properties,
-        )
+        if self._protocol == "5":
+            self._client.connect_async(self._host, self._port, keepalive=10,
+                                       clean_start=not self._persistent, properties=properties)
+        else:  # 3.1.1: clean session was set when the client was made
+            self._client.connect_async(self._host, self._port, keepalive=10)
         self._client.loop_start()
         if not self._subscribed.wait(timeout_s):
             self.stop()
@@ -120,6 +128,7 @@ class CommunityServer:
         return self
 
     def stop(self) -> None:
+        """Disconnect (the broker keeps the session, and queues for it, if persistent)."""
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -218,7 +227,7 @@ class CommunityServer:
                     self.conflicts.append(f"{device}/{stream}/{seq}: differs from first copy")
             else:
                 self._records[key] = Record(device, stream, seq, event_id, kind, payload,
-                                            time.monotonic())
+                                            len(self._records) + 1)
             stream_key = (device, stream)
             self._gate_of[stream_key] = gate
             before = through = self._through.get(stream_key, 0)
@@ -232,9 +241,9 @@ class CommunityServer:
     def _send_ack(self, gate: str, stream: str, through: int) -> None:
         if not self._acking:
             return
-        ack = {"schema": ACK_SCHEMA, "stream": stream, "through_seq": through}
         self._client.publish(topics.ack_topic(self._community_id, gate),
-                             json.dumps(ack, separators=(",", ":")), qos=1)
+                             json.dumps(ack_payload(stream, through), separators=(",", ":")),
+                             qos=1)
         with self._cond:
             self.acks_sent += 1
 
