@@ -13,6 +13,7 @@ no whitespace. Bad input is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -175,35 +176,28 @@ def _write_file(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
     """Write `data` with `mode`; without `overwrite` an existing file is refused, never replaced.
 
     With `overwrite` the file is replaced atomically, so a reader never sees half a key or list.
+    Either way a failed write leaves no partial file behind.
     """
-    if not overwrite:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        except FileExistsError:
-            raise UsageError(f"{path} exists (use --force to replace it)") from None
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-        target = None
-    else:
-        target = path
-        path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        except OSError as exc:
-            raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    written = path.with_name(f".{path.name}.{os.getpid()}.tmp") if overwrite else path
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     try:
-        os.fchmod(fd, mode)  # the umask may not loosen it, but an old file's mode might
-        os.write(fd, data)
-        os.fsync(fd)
+        fd = os.open(written, flags, mode)
+    except FileExistsError:
+        raise UsageError(f"{path} exists (use --force to replace it)") from None
     except OSError as exc:
-        raise UsageError(f"cannot write {target or path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if target is not None:
-        try:
-            os.replace(path, target)
-        except OSError as exc:
-            raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)  # the umask cannot loosen it, but an old file's mode could
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(written, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(written)
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _read_text(path: Path, what: str) -> str:

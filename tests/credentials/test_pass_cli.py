@@ -415,3 +415,28 @@ def test_missing_and_broken_key_files_are_one_line_errors(tmp_path, capsys):
             capsys, "issue", "--key", path, "--community", "c", "--id", "p", "--type", "visitor"
         )
         assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_status_list_replaces_an_old_list_and_reports_unwritable_places(keyfiles, capsys, tmp_path):
+    private, public = keyfiles
+    source = _write_statuses(tmp_path, "s.csv", "1,3\n")
+    out_path = tmp_path / "list.jwt"
+    out_path.write_text("old list\n")
+    argv = ("status-list", "--key", private, "--uri", URI, "--in", source)
+    assert run(capsys, *argv, "--out", out_path)[0] == 0
+    keys = credentials.KeySet.load(public)
+    result = credentials.verify_status_list_token(out_path.read_text().strip(), keys)
+    assert result.ok and result.status_list.status(1) == 3
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+    code, _, err = run(capsys, *argv, "--out", tmp_path / "no-such-dir" / "list.jwt")
+    assert code == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1
+
+
+def test_inspect_reads_the_token_from_stdin(keyfiles, capsys, monkeypatch):
+    import io
+
+    token = _issue(capsys, keyfiles[0], *RESIDENT)
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    code, out, _ = run(capsys, "inspect", "-")
+    assert code == 0 and json.loads(out)["header"]["kid"] == "sg1"
