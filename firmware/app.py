@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from firmware import __version__, credentials, events
 from firmware.clock import Clock
-from firmware.command_auth import JtiStore, verify_command
+from firmware.command_auth import JtiStore, JtiStoreError, verify_command
 from firmware.config import Config
 from firmware.core import policy, prompts, temperature
 from firmware.core import status_list as sl
@@ -676,15 +676,21 @@ class Gate:
         except (ValueError, KeyError, TypeError):
             self._reply(name, None, False, "malformed")
             return
-        result = verify_command(
-            token,
-            self.admin_keys,
-            community_id=self.cfg.device.community,
-            gate_id=self.cfg.device.gate,
-            name=name,
-            now=self.now(),
-            seen=self.jti_store,
-        )
+        try:
+            result = verify_command(
+                token,
+                self.admin_keys,
+                community_id=self.cfg.device.community,
+                gate_id=self.cfg.device.gate,
+                name=name,
+                now=self.now(),
+                seen=self.jti_store,
+            )
+        except JtiStoreError as exc:
+            # Without the record of used ids a replay cannot be ruled out: refuse.
+            self._reply(name, None, False, "busy")
+            self._raise_alarm("storage_fault", {"what": "command_ids", "error": str(exc)[:120]})
+            return
         claims = result.claims or {}
         jti = claims.get("jti") if isinstance(claims.get("jti"), str) else None
         if not result.ok:

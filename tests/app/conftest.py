@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from firmware import config, credentials
@@ -62,23 +60,6 @@ class Community:
             "status_list": {"bits": 2, "lst": sl.encode_lst(self.statuses)},
         }
         return credentials.sign_token(claims, key or self.keys["issuer"], "statuslist+jwt")
-
-    def command(self, name: str, **kw) -> bytes:
-        now = int(self.clock.time())
-        claims = {
-            "iss": kw.pop("iss", COMMUNITY),
-            "sub": kw.pop("sub", "op-7"),
-            "aud": kw.pop("aud", GATE),
-            "cmd": kw.pop("cmd", name),
-            "jti": kw.pop("jti", f"j-{now}-{name}"),
-            "iat": now,
-            "exp": now + kw.pop("exp_in", 30),
-        }
-        claims.update(kw)
-        token = credentials.sign_token(
-            claims, kw.pop("key", None) or self.keys["admin"], "gatecmd+jwt"
-        )
-        return json.dumps({"schema": "gatekiosk/command/v1", "token": token}).encode()
 
 
 @pytest.fixture
