@@ -207,3 +207,33 @@ def test_a_visitor_pass_is_single_use_even_after_a_restart(make_rig, community, 
     visit(again, token, 36.5)
     last = events_of(again)[-1]
     assert last["reasons"] == ["visitor_pass_reused"]
+
+
+def test_a_command_is_refused_when_the_record_of_used_ids_fails(rig, keys, clock):
+    from firmware import credentials
+    from firmware.command_auth import JtiStoreError
+
+    class BrokenStore:
+        def seen(self, jti):
+            raise JtiStoreError("disk I/O error")
+
+        def add(self, jti, exp):
+            raise JtiStoreError("disk I/O error")
+
+    rig.gate.jti_store = BrokenStore()
+    now = int(clock.time())
+    claims = {
+        "iss": "sunshine-garden",
+        "sub": "op",
+        "aud": "north-1",
+        "cmd": "open",
+        "jti": "j1",
+        "iat": now,
+        "exp": now + 30,
+    }
+    token = credentials.sign_token(claims, keys["admin"], "gatecmd+jwt")
+    rig.inbox.mqtt_message("cmd", "open", json.dumps({"token": token}).encode(), False)
+    rig.run_for(0.5, read_camera=False)
+    assert relay_openings(rig) == ([], False)
+    assert "storage" in rig.gate.faults
+    assert events_of(rig) == []
