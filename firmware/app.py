@@ -123,6 +123,8 @@ class IndicatorPort(Protocol):
 
 
 class LinkPort(Protocol):
+    @property
+    def connected(self) -> bool: ...
     def publish_now(
         self, kind: str, payload: dict[str, Any], qos: int = 1, retain: bool = False
     ) -> bool: ...
@@ -696,7 +698,8 @@ class Gate:
         if not result.ok:
             self._reply(name, jti, False, result.reason)
             return
-        args = claims.get("args") if isinstance(claims.get("args"), dict) else {}
+        raw_args = claims.get("args")
+        args: dict[str, Any] = raw_args if isinstance(raw_args, dict) else {}
         if name == "open":
             self._remote_open(str(claims.get("sub", "")), args, jti)
         elif name == "ping":
