@@ -237,6 +237,7 @@ class MqttLink:
         }
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._stopping = threading.Event()
+        self._wake_queued = threading.Event()
         self._thread: threading.Thread | None = None
         self._client_lock = threading.Lock()
         self._client: mqtt.Client | None = None
@@ -339,7 +340,11 @@ class MqttLink:
     # -- paho callbacks (network thread: post and return, never block) -------------------------
 
     def _wake(self, _seq: int | None = None) -> None:
-        self._events.put(("wake",))
+        # One wake-up in the queue is enough, however many appends happen meanwhile (and
+        # however long the link is offline or not started).
+        if not self._wake_queued.is_set():
+            self._wake_queued.set()
+            self._events.put(("wake",))
 
     def _on_socket_open(self, _client: mqtt.Client, _generation: int, sock: Any) -> None:
         # Nagle's algorithm holds a small packet written right behind another (a PUBACK, then
@@ -631,8 +636,10 @@ class MqttLink:
             kind = event[0]
             if kind == "ack":
                 acks[event[1]] = max(acks.get(event[1], 0), event[2])
-            elif kind == "wake" or event[1] != current:
-                continue  # a wake-up, or news from a connection already given up
+            elif kind == "wake":
+                self._wake_queued.clear()
+            elif event[1] != current:
+                continue  # news from a connection already given up
             elif kind == "connack":
                 self._connack = (event[2], event[3])
             elif kind == "down":
