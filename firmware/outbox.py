@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -149,7 +150,7 @@ class Outbox:
                 verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
                 if verdict != "ok":
                     raise OutboxError(
-                        f"outbox {where} is corrupt ({_one_line(Exception(verdict))}); "
+                        f"outbox {where} is corrupt ({' '.join(str(verdict).split())}); "
                         "file left untouched"
                     )
             stream = self._ensure_schema(conn)
@@ -169,7 +170,8 @@ class Outbox:
             for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
                 conn.execute(statement)
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if not meta:
+            held = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            if not meta and not held:
                 meta = {
                     "stream": secrets.token_hex(STREAM_BYTES),
                     "next_seq": "1",
@@ -182,14 +184,16 @@ class Outbox:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        if set(meta) < {"stream", "next_seq"} or not meta["next_seq"].isdigit():
+        stream, next_seq = meta.get("stream", ""), meta.get("next_seq", "")
+        if not (re.fullmatch(r"[0-9a-f]{16,32}", stream) and next_seq.isdigit()
+                and int(next_seq) >= 1):
             raise OutboxError(f"outbox {self._path}: meta table is damaged; file left untouched")
         if meta.get("schema_version") != str(SCHEMA_VERSION):
             raise OutboxError(
                 f"outbox {self._path}: schema version {meta.get('schema_version')} "
                 f"is not {SCHEMA_VERSION}"
             )
-        return meta["stream"]
+        return stream
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -277,6 +281,8 @@ class Outbox:
                     (seq, topic_kind, event_id, text, self._clock.time()),
                 )
             except sqlite3.IntegrityError as exc:
+                if "event_id" not in str(exc):
+                    raise  # the numbering itself is inconsistent: a storage fault
                 raise ValueError(f"event_id {event_id} is already in the outbox") from exc
             conn.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
         for listener in list(self._listeners):

@@ -176,6 +176,25 @@ def test_a_damaged_page_is_found_by_the_check_at_open(tmp_path, kit):
         Outbox(path, clock=clock)
 
 
+def test_a_damaged_numbering_is_refused_rather_than_restarted(tmp_path, kit):
+    clock = ManualClock()
+    path = tmp_path / "o.db"
+    with Outbox(path, clock=clock) as outbox:
+        kit.append_records(outbox, 3, clock)
+    other = sqlite3.connect(path)
+    with other:
+        other.execute("DELETE FROM meta WHERE key = 'next_seq'")
+    other.close()
+    with pytest.raises(OutboxError, match="meta table is damaged"):
+        Outbox(path, clock=clock)
+    other = sqlite3.connect(path)
+    with other:
+        other.execute("DELETE FROM meta")
+    other.close()
+    with pytest.raises(OutboxError, match="meta table is damaged"):
+        Outbox(path, clock=clock)
+
+
 def test_storage_failure_is_an_outbox_error_and_takes_no_number(tmp_path, kit):
     clock = ManualClock()
     outbox = Outbox(tmp_path / "o.db", clock=clock)
