@@ -790,6 +790,13 @@ class Gate:
             "frame_rate_hz": stats.get("frame_rate_hz"),
         }
 
+    def _connected_broker(self) -> str | None:
+        status = getattr(self.link, "status", None)
+        if status is None:
+            return None
+        broker = status().get("connected_broker")
+        return str(broker) if broker else None
+
     def telemetry(self) -> dict[str, Any]:
         """The periodic telemetry payload (DESIGN 2.4)."""
         health = self.health()
@@ -811,7 +818,7 @@ class Gate:
             "outbox_unsettled": health["outbox_unsettled"],
             "decode_rate_hz": health["decode_rate_hz"],
             "frame_rate_hz": health["frame_rate_hz"],
-            "connected_broker": None,
+            "connected_broker": self._connected_broker(),
             "status_list_age_s": (round(self.now() - held.iat, 1) if held is not None else None),
         }
 

@@ -146,7 +146,8 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class MqttConfig:
-    # host:port entries, tried in order; mqtts:// or a :8883 port means TLS.
+    # host:port entries (optionally mqtt:// or mqtts://), tried in order. TLS is on when
+    # [mqtt.tls] ca is set; an mqtts:// broker without it is refused at load time.
     brokers: list[str] = _f(
         ["localhost:1883"], item_pattern=r"(mqtts?://)?[A-Za-z0-9.\-\[\]:]+:\d{1,5}"
     )
@@ -284,6 +285,8 @@ def _cross_checks(cfg: Config) -> None:
     tls = cfg.mqtt.tls
     if (tls.cert or tls.key) and not (tls.cert and tls.key):
         raise ConfigError("mqtt.tls: cert and key go together")
+    if not tls.ca and any(b.startswith("mqtts://") for b in cfg.mqtt.brokers):
+        raise ConfigError("mqtt.tls.ca: an mqtts:// broker needs the CA that signed it")
     from firmware.hw.pins import PinMap, PinMapError
 
     try:

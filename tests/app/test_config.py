@@ -23,6 +23,9 @@ gain = 1.01
 [mqtt]
 brokers = ["mqtts://broker-a.example:8883", "broker-b.example:1883"]
 settle_on = "puback"
+
+[mqtt.tls]
+ca = "/etc/gatekiosk/ca.pem"
 """
 
 
@@ -88,3 +91,10 @@ def test_a_binary_file_is_refused(tmp_path):
     path.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(config.ConfigError, match="cannot read"):
         config.load(path)
+
+
+def test_an_mqtts_broker_needs_a_ca():
+    with pytest.raises(config.ConfigError, match=r"mqtt\.tls\.ca"):
+        config.parse("[mqtt]\nbrokers = ['mqtts://b.example:8883']")
+    cfg = config.parse("[mqtt]\nbrokers = ['mqtts://b.example:8883']\n[mqtt.tls]\nca = 'ca.pem'")
+    assert cfg.mqtt.tls.ca == "ca.pem"
