@@ -9,7 +9,6 @@ driven off; after a SIGKILL the service's ExecStopPost and the boot-time pull-do
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import sys
@@ -116,27 +115,21 @@ def open_outbox(cfg: Config, data_dir: Path, clock: Clock) -> Outbox:
 
 def run(cfg: Config, stop: threading.Event) -> int:
     """Build the real devices in a safe order and run the gate until `stop` is set."""
+    from firmware.devices import door_config, thermometer_settings
     from firmware.hw.code_reader import CodeReader, PiCamera
-    from firmware.hw.door import Door, DoorConfig
+    from firmware.hw.door import Door
     from firmware.hw.indicator import Indicator
-    from firmware.hw.pins import PinMap
     from firmware.hw.qr_decode import make_decoder
-    from firmware.hw.thermometer import (
-        Thermometer,
-        ThermometerSampler,
-        ThermometerSettings,
-        open_pi_bus,
-    )
+    from firmware.hw.thermometer import Thermometer, ThermometerSampler, open_pi_bus
 
     clock = SystemClock(timesync.system_clock_synced)
     inbox = Inbox()
-    pins = PinMap(**dataclasses.asdict(cfg.pins))
-    d = cfg.door
+    pins = cfg.pins
     with ExitStack() as stack:
         door = stack.enter_context(
             Door(
                 pins,
-                DoorConfig(d.pulse_s, d.max_pulse_s, d.held_open_s, d.forced_grace_s),
+                door_config(cfg),
                 clock=clock,
                 on_alarm=inbox.door_alarm,
                 on_exit_request=inbox.exit_request,
@@ -147,20 +140,7 @@ def run(cfg: Config, stop: threading.Event) -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
         outbox = open_outbox(cfg, data_dir, clock)
         stack.callback(outbox.close)
-        t = cfg.thermometer
-        thermometer = Thermometer(
-            open_pi_bus(),
-            ThermometerSettings(
-                address=t.address,
-                sample_hz=t.sample_hz,
-                retries=t.retries,
-                fault_after=t.fault_after,
-                stuck_after_s=t.stuck_after_s,
-                presence_delta_c=t.presence_delta_c,
-                emissivity=t.emissivity,
-            ),
-            clock,
-        )
+        thermometer = Thermometer(open_pi_bus(), thermometer_settings(cfg), clock)
         sampler = ThermometerSampler(
             thermometer, clock, inbox.sample, inbox.sensor_fault, inbox.sensor_recovered
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware.hw.pins import PinMap, PinMapError
 from firmware.topics import validate_id
 
 
@@ -104,20 +105,6 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
-class PinsConfig:
-    relay: int = 17
-    door_contact: int = 27
-    exit_button: int = 22
-    led_green: int = 23
-    led_red: int = 24
-    buzzer: int = 25
-    relay_active_high: bool = True
-    door_contact_pull: str = _f("up", choices=("up", "down", "none"))
-    door_contact_closed_level: str = _f("low", choices=("low", "high"))
-    exit_button_pull_up: bool = True
-
-
-@dataclass(frozen=True)
 class DoorConfig:
     pulse_s: float = _f(3.0, 0.2, 30.0)
     max_pulse_s: float = _f(10.0, 0.5, 60.0)
@@ -177,7 +164,8 @@ class Config:
     temperature: TemperatureConfig = field(default_factory=TemperatureConfig)
     thermometer: ThermometerConfig = field(default_factory=ThermometerConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
-    pins: PinsConfig = field(default_factory=PinsConfig)
+    # The pin map's own class: its validate() is the one set of pin rules.
+    pins: PinMap = field(default_factory=PinMap)
     door: DoorConfig = field(default_factory=DoorConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
@@ -287,10 +275,8 @@ def _cross_checks(cfg: Config) -> None:
         raise ConfigError("mqtt.tls: cert and key go together")
     if not tls.ca and any(b.startswith("mqtts://") for b in cfg.mqtt.brokers):
         raise ConfigError("mqtt.tls.ca: an mqtts:// broker needs the CA that signed it")
-    from firmware.hw.pins import PinMap, PinMapError
-
     try:
-        PinMap(**dataclasses.asdict(cfg.pins)).validate("pins")
+        cfg.pins.validate("pins")
     except PinMapError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -8,7 +8,6 @@ runs in seconds (`step()` moves time); with the system clock the devices run the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import uuid
@@ -23,12 +22,12 @@ from firmware.app import Gate, Inbox
 from firmware.clock import ManualClock
 from firmware.command_auth import SqliteJtiStore
 from firmware.config import Config
+from firmware.devices import door_config, thermometer_settings
 from firmware.hw.code_reader import CodeReader
-from firmware.hw.door import Door, DoorConfig, start_thread_timer
+from firmware.hw.door import Door, start_thread_timer
 from firmware.hw.indicator import Indicator
-from firmware.hw.pins import PinMap
 from firmware.hw.qr_decode import make_decoder
-from firmware.hw.thermometer import Thermometer, ThermometerSampler, ThermometerSettings
+from firmware.hw.thermometer import Thermometer, ThermometerSampler
 from firmware.outbox import Outbox
 from host_sim import camera_sim, mlx90614_sim
 from host_sim.door_sim import ManualTimers, SimDoor
@@ -104,18 +103,12 @@ class SimRig:
         self.factory = MockFactory()
         self.inbox = Inbox()
 
-        pins = PinMap(**dataclasses.asdict(cfg.pins))
+        pins = cfg.pins
         # The simulated door claims its pins first so the real door code drives these pins.
         self.sim_door = SimDoor(self.factory, pins, start_timer=start_timer)
-        d = cfg.door
         self.door = Door(
             pins,
-            DoorConfig(
-                pulse_s=d.pulse_s,
-                max_pulse_s=d.max_pulse_s,
-                held_open_s=d.held_open_s,
-                forced_grace_s=d.forced_grace_s,
-            ),
+            door_config(cfg),
             clock=clock,
             on_alarm=self.inbox.door_alarm,
             on_exit_request=self.inbox.exit_request,
@@ -130,19 +123,7 @@ class SimRig:
             clock, ambient_c, object_emissivity=SKIN_EMISSIVITY, seed=seed
         )
         self.i2c = mlx90614_sim.FakeMLX90614Bus(self.scene, address=t.address)
-        self.thermometer = Thermometer(
-            self.i2c,
-            ThermometerSettings(
-                address=t.address,
-                sample_hz=t.sample_hz,
-                retries=t.retries,
-                fault_after=t.fault_after,
-                stuck_after_s=t.stuck_after_s,
-                presence_delta_c=t.presence_delta_c,
-                emissivity=t.emissivity,
-            ),
-            clock,
-        )
+        self.thermometer = Thermometer(self.i2c, thermometer_settings(cfg), clock)
         self.sampler = ThermometerSampler(
             self.thermometer,
             clock,
