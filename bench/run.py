@@ -1,4 +1,5 @@
-"""Runs every benchmark module (bench/bench_*.py), prints a summary, writes bench/report.json.
+"""Runs every benchmark module (bench/bench_*.py), prints a summary, writes bench/report.json
+and the same readable summary to bench/summary.txt.
 
 Each module has `run() -> dict`: it measures, prints its own readable lines, and returns the
 figures to store under its name in the report.
@@ -14,11 +15,36 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 HERE = Path(__file__).resolve().parent
 
 
+class _Tee:
+    """Writes to the terminal and keeps a copy for bench/summary.txt."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
+    tee = _Tee(sys.stdout)
+    sys.stdout = tee
+    try:
+        return _run(argv, tee)
+    finally:
+        sys.stdout = tee.stream
+
+
+def _run(argv: list[str] | None, tee: _Tee) -> int:
     only = set(argv if argv is not None else sys.argv[1:])
     report: dict = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -46,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         previous["generated_at"], previous["machine"] = report["generated_at"], report["machine"]
         report = previous
     out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {out.relative_to(HERE.parent)}")
+    if not only:
+        header = f"gatekiosk benchmarks, {report['generated_at']}, {platform.platform()}\n"
+        (HERE / "summary.txt").write_text(header + "".join(tee.lines))
+    print(f"wrote {out.relative_to(HERE.parent)}" + ("" if only else " and bench/summary.txt"))
     return 0
 
 
