@@ -237,7 +237,7 @@ def render_config(
         f"admins = {_toml_string(key_paths['admins'])}",
         "",
         "[mqtt]",
-        "# Tried in order; mqtts:// or port 8883 means TLS.",
+        "# Tried in order; TLS when [mqtt.tls] ca is set.",
         "brokers = [" + ", ".join(_toml_string(b) for b in brokers) + "]",
     ]
     if tls:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import functools
 import json
 import logging
@@ -112,20 +111,12 @@ def open_thermometer_bus(cfg: Config, clock: Clock) -> I2CBus:
 
 def open_thermometer(cfg: Config, clock: Clock, bus: I2CBus | None = None) -> Thermometer:
     """The thermometer as `gatekiosk run` reads it: the real driver, PEC checks, retries."""
-    from firmware.hw.thermometer import Thermometer, ThermometerSettings
+    from firmware.devices import thermometer_settings
+    from firmware.hw.thermometer import Thermometer
 
-    t = cfg.thermometer
     return Thermometer(
         open_thermometer_bus(cfg, clock) if bus is None else bus,
-        ThermometerSettings(
-            address=t.address,
-            sample_hz=t.sample_hz,
-            retries=t.retries,
-            fault_after=t.fault_after,
-            stuck_after_s=t.stuck_after_s,
-            presence_delta_c=t.presence_delta_c,
-            emissivity=t.emissivity,
-        ),
+        thermometer_settings(cfg),
         clock,
     )
 
@@ -536,13 +527,12 @@ def _pin_factory_name() -> str:
 
 def check_relay(cfg: Config, pulse_s: float = RELAY_TEST_PULSE_S) -> Check:
     """Pulse the door relay (the door opens!) and see it drop by itself; always off after."""
-    from firmware.hw.door import Door, DoorConfig
-    from firmware.hw.pins import PinMap
+    from firmware.devices import door_config
+    from firmware.hw.door import Door
 
-    pins = PinMap(**dataclasses.asdict(cfg.pins))
-    d = cfg.door
+    pins = cfg.pins
     try:
-        door = Door(pins, DoorConfig(d.pulse_s, d.max_pulse_s, d.held_open_s, d.forced_grace_s))
+        door = Door(pins, door_config(cfg))
     except Exception as exc:  # a line held by another process, no GPIO at all, ...
         return Check("relay", FAIL, f"GPIO{pins.relay}: {one_line(exc)}")
     data: dict[str, Any] = {"gpio": pins.relay, "pin_factory": _pin_factory_name()}
@@ -585,9 +575,8 @@ class _SilentPrompts:
 def check_indicator(cfg: Config) -> Check:
     """Claim the LEDs and the buzzer and show the idle pattern (everything off)."""
     from firmware.hw.indicator import Indicator
-    from firmware.hw.pins import PinMap
 
-    pins = PinMap(**dataclasses.asdict(cfg.pins))
+    pins = cfg.pins
     gpios = f"GPIO{pins.led_green}/{pins.led_red}/{pins.buzzer}"
     try:
         indicator = Indicator(pins, prompt_sink=_SilentPrompts())
