@@ -22,6 +22,7 @@ points file (one line on stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import io
@@ -359,10 +360,13 @@ def _record_main(args: argparse.Namespace) -> int:
     out = points_path(cfg, args.out)
     check_inputs(cfg, args.reference, out)
     clock = SystemClock()
-    try:
-        bus = open_thermometer_bus(cfg, clock)
-    except Exception as exc:  # Blinka raises anything from ImportError to RuntimeError
-        raise Refused(f"thermometer: cannot open the I2C bus: {_one_line(exc)}") from None
+    # Driver libraries print warnings of their own (Blinka on an unknown board): stdout is
+    # kept for what this command says.
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            bus = open_thermometer_bus(cfg, clock)
+        except Exception as exc:  # Blinka raises anything from ImportError to RuntimeError
+            raise Refused(f"thermometer: cannot open the I2C bus: {_one_line(exc)}") from None
     if not args.json:
         sys.stdout.write(
             f"reading {args.samples} samples at {cfg.thermometer.sample_hz:g} Hz: "
@@ -370,14 +374,15 @@ def _record_main(args: argparse.Namespace) -> int:
         )
         sys.stdout.flush()
     try:
-        point, count = record(
-            cfg,
-            args.reference,
-            args.samples,
-            out,
-            clock=clock,
-            thermometer=open_thermometer(cfg, clock, bus),
-        )
+        with contextlib.redirect_stdout(sys.stderr):
+            point, count = record(
+                cfg,
+                args.reference,
+                args.samples,
+                out,
+                clock=clock,
+                thermometer=open_thermometer(cfg, clock, bus),
+            )
     finally:
         release_bus(bus)
     m = cfg.temperature.model

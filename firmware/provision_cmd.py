@@ -108,9 +108,14 @@ class PublicKeys:
 def check_jwks(flag: str, path: str) -> PublicKeys:
     """Load a JWKS as the gate will; refuse private key material. Raises ProvisionError."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(credentials.MAX_JWKS_BYTES + 1)
     except OSError as exc:
         raise ProvisionError(f"{flag} {path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > credentials.MAX_JWKS_BYTES:
+        raise ProvisionError(
+            f"{flag} {path}: larger than {credentials.MAX_JWKS_BYTES} bytes, not a key set"
+        )
     try:
         parsed = credentials.strict_json_loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -392,9 +397,11 @@ def provision(args: argparse.Namespace, now: float | None = None) -> Outcome:
 
 def next_steps(config_path: str) -> list[str]:
     """What the technician runs after provisioning."""
+    from firmware.selftest_cmd import SERVICE_USER, gatekiosk_command
+
     return [
         f"sudo hardware/install.sh --config {config_path}",
-        f"sudo -u gatekiosk gatekiosk selftest --config {config_path}",
+        f"sudo -u {SERVICE_USER} {gatekiosk_command()} selftest --config {config_path}",
     ]
 
 

@@ -84,6 +84,12 @@ class Check:
         return {"name": self.name, "status": self.status, "detail": self.detail, **self.data}
 
 
+def gatekiosk_command() -> str:
+    """This installation's `gatekiosk` (the venv's bin is rarely on a technician's PATH)."""
+    beside = Path(sys.executable).parent / "gatekiosk"
+    return str(beside) if beside.exists() else "gatekiosk"
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one short line (for a technician, never a traceback)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -178,7 +184,7 @@ def check_user(service_user: str = SERVICE_USER) -> Check:
             "user",
             WARN,
             f"running as root: file access is not what the service sees; run "
-            f"`sudo -u {service_user} gatekiosk selftest ...`",
+            f"`sudo -u {service_user} {gatekiosk_command()} selftest ...`",
             data,
         )
     return Check("user", PASS, f"running as {me}", data)
@@ -205,6 +211,8 @@ def service_running(service: str = SERVICE_NAME) -> bool | None:
 def check_service(probe: Callable[[], bool | None] = service_running) -> Check:
     """A running kiosk holds the camera and the GPIO lines: say so before those checks fail."""
     running = probe()
+    if running is None:
+        return Check("service", PASS, "no systemd here: not checked", {"running": None})
     if running:
         return Check(
             "service",
@@ -213,7 +221,7 @@ def check_service(probe: Callable[[], bool | None] = service_running) -> Check:
             "`sudo systemctl stop gatekiosk` for a full test",
             {"running": True},
         )
-    return Check("service", PASS, f"{SERVICE_NAME} not running", {"running": bool(running)})
+    return Check("service", PASS, f"{SERVICE_NAME} not running", {"running": False})
 
 
 def _private_members(path: str) -> list[str]:
@@ -509,13 +517,13 @@ def check_mqtt_credentials(cfg: Config) -> Check | None:
         if m.password_file:
             Path(m.password_file).read_text(encoding="utf-8")
     except (OSError, ssl.SSLError, ValueError) as exc:
-        return Check("mqtt tls", FAIL, one_line(exc))
+        return Check("mqtt auth", FAIL, one_line(exc))
     parts = []
     if m.tls.ca:
         parts.append("CA loads" + (", certificate and key match" if m.tls.cert else ""))
     if m.password_file:
         parts.append("password file readable")
-    return Check("mqtt tls", PASS, "; ".join(parts))
+    return Check("mqtt auth", PASS, "; ".join(parts))
 
 
 def _pin_factory_name() -> str:
@@ -632,7 +640,7 @@ def run_checks(
         ("clock", lambda: check_clock(clock, probes.clock_synced)),
         ("thermometer", lambda: check_thermometer(cfg, clock, samples, probes.thermometer_bus)),
         ("camera", lambda: check_camera(cfg, clock, camera=probes.camera)),
-        ("mqtt tls", lambda: check_mqtt_credentials(cfg)),
+        ("mqtt auth", lambda: check_mqtt_credentials(cfg)),
     ]
     for address in cfg.mqtt.brokers:
         steps.append(("broker", functools.partial(check_broker, address)))
@@ -722,11 +730,14 @@ def _run(args: argparse.Namespace, probes: Probes | None) -> int:
         out.write(format_line(first) + "\n")
         out.flush()
     if cfg is not None:
-        for check in run_checks(cfg, samples=args.samples, door=args.door, probes=probes):
-            checks.append(check)
-            if not args.json:
-                out.write(format_line(check) + "\n")
-                out.flush()
+        # Driver libraries print warnings of their own (Blinka on an unknown board): to
+        # stderr with them, so that stdout holds the checklist or the JSON and nothing else.
+        with contextlib.redirect_stdout(sys.stderr):
+            for check in run_checks(cfg, samples=args.samples, door=args.door, probes=probes):
+                checks.append(check)
+                if not args.json:
+                    out.write(format_line(check) + "\n")
+                    out.flush()
     counts = summarise(checks)
     code = 2 if cfg is None else (1 if counts[FAIL] else 0)
     if args.json:

@@ -313,3 +313,30 @@ def test_a_bug_in_one_check_is_a_fail_line_not_a_traceback(
     assert "FAIL  disk space    check failed unexpectedly: boom with a second line" in out
     assert "Traceback" not in out + err
     assert lines_by_name(out)["indicator"] == ["PASS"]  # the list still completes
+
+
+def test_an_interrupted_pulse_still_drops_the_relay(site, listening_broker, monkeypatch):
+    cfg = load(site.config(brokers=[listening_broker]))
+
+    def interrupt(_seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(selftest_cmd.time, "sleep", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        selftest_cmd.check_relay(cfg)
+    relay_pin = Device.pin_factory.pin(17)
+    assert True in [state.state for state in relay_pin.states]  # it was pulsed ...
+    assert relay_pin.state is False  # ... and is off again
+
+
+def test_a_relay_line_held_by_another_process_fails_the_check(site, listening_broker):
+    from gpiozero import OutputDevice
+
+    cfg = load(site.config(brokers=[listening_broker]))
+    holder = OutputDevice(17, initial_value=False)  # the running kiosk, say
+    try:
+        check = selftest_cmd.check_relay(cfg)
+    finally:
+        holder.close()
+    assert check.status == "FAIL" and check.detail.startswith("GPIO17: ")
+    assert True not in [state.state for state in Device.pin_factory.pin(17).states]
