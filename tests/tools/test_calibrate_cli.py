@@ -264,3 +264,35 @@ def test_fit_without_points_refuses_and_a_missing_file_is_a_usage_error(site, ga
     assert code == 1 and "no points in" in err
     code, _out, err = gatekiosk("calibrate", "fit", "--config", str(site.config()))
     assert code == 2 and "calibration.csv: no such file (record points first)" in err
+
+
+def test_record_cli_appends_points_from_the_configured_sensor(site, gatekiosk, monkeypatch):
+    from firmware import selftest_cmd
+
+    original = selftest_cmd.open_thermometer_bus
+
+    def with_a_person(cfg, clock):
+        bus = original(cfg, clock)
+        bus.scene.arrive(skin_c=34.7)
+        return bus
+
+    monkeypatch.setattr(selftest_cmd, "open_thermometer_bus", with_a_person)
+    cfg_path = str(site.config())
+    code, out, err = gatekiosk(
+        "calibrate", "record", "--config", cfg_path, "--reference", "36.9", "--samples", "6",
+        "--json",
+    )
+    assert code == 0, err
+    point = json.loads(out)
+    assert point["object_c"] == pytest.approx(34.7, abs=0.06) and point["samples"] == 6
+    assert point["file"] == str(site.data_dir / "calibration.csv")
+    # The configured (default) model's reading at this point, for the technician to compare.
+    assert point["current_model_body_c"] == pytest.approx(
+        point["object_c"] - 0.186 * point["ambient_c"] + 6.81, abs=0.01
+    )
+    code, out, err = gatekiosk(
+        "calibrate", "record", "--config", cfg_path, "--reference", "37.0", "--samples", "6"
+    )
+    assert code == 0, err
+    assert "recorded point 2 in" in out and "reference 37.00 °C" in out
+    assert len(calibrate_cmd.read_points(site.data_dir / "calibration.csv")[0]) == 2
