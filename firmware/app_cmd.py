@@ -1,5 +1,8 @@
 """`gatekiosk run --config FILE`: the kiosk itself, on the Pi under systemd.
 
+With `[thermometer] bus = "sim"` and `[camera] source = "sim"` the same command runs on a host
+over the simulated sensor and camera (GPIO then needs GPIOZERO_PIN_FACTORY=mock).
+
 Start-up order matters: the door (relay) is created first and off, before the camera, the
 thermometer or the network exist; a configuration that does not validate never reaches a pin.
 SIGTERM (systemctl stop) ends the loop normally, so every device is released and the relay is
@@ -115,12 +118,12 @@ def open_outbox(cfg: Config, data_dir: Path, clock: Clock) -> Outbox:
 
 def run(cfg: Config, stop: threading.Event) -> int:
     """Build the real devices in a safe order and run the gate until `stop` is set."""
-    from firmware.devices import door_config, thermometer_settings
-    from firmware.hw.code_reader import CodeReader, PiCamera
+    from firmware.devices import door_config, open_camera, open_thermometer
+    from firmware.hw.code_reader import CodeReader
     from firmware.hw.door import Door
     from firmware.hw.indicator import Indicator
     from firmware.hw.qr_decode import make_decoder
-    from firmware.hw.thermometer import Thermometer, ThermometerSampler, open_pi_bus
+    from firmware.hw.thermometer import ThermometerSampler
 
     clock = SystemClock(timesync.system_clock_synced)
     inbox = Inbox()
@@ -140,12 +143,12 @@ def run(cfg: Config, stop: threading.Event) -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
         outbox = open_outbox(cfg, data_dir, clock)
         stack.callback(outbox.close)
-        thermometer = Thermometer(open_pi_bus(), thermometer_settings(cfg), clock)
+        thermometer = open_thermometer(cfg, clock)
         sampler = ThermometerSampler(
             thermometer, clock, inbox.sample, inbox.sensor_fault, inbox.sensor_recovered
         )
         reader = CodeReader(
-            PiCamera((cfg.camera.width, cfg.camera.height)),
+            open_camera(cfg, clock),
             make_decoder(cfg.camera.decoder),
             clock,
             inbox.code,

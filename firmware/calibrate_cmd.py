@@ -354,7 +354,7 @@ def record(
 
 
 def _record_main(args: argparse.Namespace) -> int:
-    from firmware.selftest_cmd import open_thermometer, open_thermometer_bus, release_bus
+    from firmware import devices
 
     cfg = _load_config(args.config)
     out = points_path(cfg, args.out)
@@ -364,7 +364,7 @@ def _record_main(args: argparse.Namespace) -> int:
     # kept for what this command says.
     with contextlib.redirect_stdout(sys.stderr):
         try:
-            bus = open_thermometer_bus(cfg, clock)
+            bus = devices.open_thermometer_bus(cfg, clock)
         except Exception as exc:  # Blinka raises anything from ImportError to RuntimeError
             raise Refused(f"thermometer: cannot open the I2C bus: {_one_line(exc)}") from None
     if not args.json:
@@ -381,10 +381,10 @@ def _record_main(args: argparse.Namespace) -> int:
                 args.samples,
                 out,
                 clock=clock,
-                thermometer=open_thermometer(cfg, clock, bus),
+                thermometer=devices.open_thermometer(cfg, clock, bus),
             )
     finally:
-        release_bus(bus)
+        devices.release_bus(bus)
     m = cfg.temperature.model
     model_body = temperature.CompensationModel(m.gain, m.ambient_slope, m.intercept).body(
         point.object_c, point.ambient_c

@@ -40,11 +40,11 @@ from typing import TYPE_CHECKING, Any
 from firmware import __version__, credentials, events, timesync
 from firmware.clock import Clock, SystemClock
 from firmware.config import Config, ConfigError, load
+from firmware.devices import open_camera, open_thermometer, open_thermometer_bus, release_bus
 
 if TYPE_CHECKING:
     from firmware.hw.code_reader import Camera
     from firmware.hw.smbus_pec import I2CBus
-    from firmware.hw.thermometer import Thermometer
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,6 @@ LOW_DISK_WARN_BYTES = 256 * 1024 * 1024
 SERVICE_NAME = "gatekiosk.service"
 SERVICE_USER = "gatekiosk"
 # The simulated room, for `bus = "sim"`.
-SIM_ROOM_C = 22.0
 NAME_WIDTH = 12
 
 
@@ -97,54 +96,6 @@ def one_line(exc: BaseException) -> str:
 
 
 # -- devices from the configuration -----------------------------------------------------------
-
-
-def open_thermometer_bus(cfg: Config, clock: Clock) -> I2CBus:
-    """The I2C bus `[thermometer] bus` names: the Pi's I2C-1, or a simulated MLX90614 on a
-    simulated bus (an empty room at SIM_ROOM_C; `bus.scene` puts a person in front of it)."""
-    if cfg.thermometer.bus == "sim":
-        from host_sim import mlx90614_sim
-
-        # The simulated forehead has exactly the emissivity the configuration assumes.
-        scene = mlx90614_sim.Scene(
-            clock, SIM_ROOM_C, object_emissivity=cfg.thermometer.emissivity
-        )
-        return mlx90614_sim.FakeMLX90614Bus(scene, address=cfg.thermometer.address)
-    from firmware.hw.thermometer import open_pi_bus
-
-    return open_pi_bus()
-
-
-def open_thermometer(cfg: Config, clock: Clock, bus: I2CBus | None = None) -> Thermometer:
-    """The thermometer as `gatekiosk run` reads it: the real driver, PEC checks, retries."""
-    from firmware.devices import thermometer_settings
-    from firmware.hw.thermometer import Thermometer
-
-    return Thermometer(
-        open_thermometer_bus(cfg, clock) if bus is None else bus,
-        thermometer_settings(cfg),
-        clock,
-    )
-
-
-def release_bus(bus: object) -> None:
-    """Give the I2C bus back (Blinka's busio.I2C has deinit; the simulated bus has nothing)."""
-    deinit = getattr(bus, "deinit", None)
-    if callable(deinit):
-        with contextlib.suppress(Exception):
-            deinit()
-
-
-def open_camera(cfg: Config, clock: Clock) -> Camera:
-    """The camera `[camera] source` names: picamera2 on the Pi, or rendered frames."""
-    size = (cfg.camera.width, cfg.camera.height)
-    if cfg.camera.source == "sim":
-        from host_sim.camera_sim import SimCamera
-
-        return SimCamera(size, clock=clock)
-    from firmware.hw.code_reader import PiCamera
-
-    return PiCamera(size)
 
 
 # -- checks -----------------------------------------------------------------------------------
@@ -283,9 +234,7 @@ def check_outbox(cfg: Config, clock: Clock) -> Check:
     db = data_dir / "outbox.db"
     if not db.exists():
         # Not created here: made by root, it would lock the service user out of its own file.
-        return Check(
-            "outbox", WARN, f"no {db} yet (`gatekiosk run` creates it)", {"path": str(db)}
-        )
+        return Check("outbox", WARN, f"no {db} yet (`gatekiosk run` creates it)", {"path": str(db)})
     try:
         outbox = open_outbox(cfg, data_dir, clock)
     except (OutboxError, OSError, ValueError) as exc:
@@ -353,9 +302,7 @@ def check_clock(clock: Clock, probe: Callable[[], bool] = timesync.system_clock_
     )
 
 
-def check_thermometer(
-    cfg: Config, clock: Clock, samples: int, bus: I2CBus | None = None
-) -> Check:
+def check_thermometer(cfg: Config, clock: Clock, samples: int, bus: I2CBus | None = None) -> Check:
     """`samples` reads through the real driver path, spaced at the configured rate."""
     from firmware.hw.thermometer import Sample, ThermometerFault
 

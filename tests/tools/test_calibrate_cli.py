@@ -11,7 +11,7 @@ from firmware import calibrate_cmd, config
 from firmware.calibrate_cmd import Point, Refused, UsageError
 from firmware.clock import ManualClock
 from firmware.core import calibration
-from firmware.selftest_cmd import open_thermometer, open_thermometer_bus
+from firmware.devices import open_thermometer, open_thermometer_bus
 from host_sim.mlx90614_sim import FakeMLX90614Bus, Scene
 
 SENSOR_RESOLUTION_C = 0.02
@@ -267,16 +267,16 @@ def test_fit_without_points_refuses_and_a_missing_file_is_a_usage_error(site, ga
 
 
 def test_record_cli_appends_points_from_the_configured_sensor(site, gatekiosk, monkeypatch):
-    from firmware import selftest_cmd
+    from firmware import devices
 
-    original = selftest_cmd.open_thermometer_bus
+    original = devices.open_thermometer_bus
 
     def with_a_person(cfg, clock):
         bus = original(cfg, clock)
         bus.scene.arrive(skin_c=34.7)
         return bus
 
-    monkeypatch.setattr(selftest_cmd, "open_thermometer_bus", with_a_person)
+    monkeypatch.setattr(devices, "open_thermometer_bus", with_a_person)
     cfg_path = str(site.config())
     code, out, err = gatekiosk(
         "calibrate", "record", "--config", cfg_path, "--reference", "36.9", "--samples", "6",

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from gpiozero import Device
 
-from firmware import selftest_cmd
+from firmware import devices, selftest_cmd
 from firmware.cli import build_parser
 from firmware.clock import SystemClock
 from firmware.config import load
@@ -187,7 +187,7 @@ def test_a_corrupt_outbox_fails(site, listening_broker, capsys):
 def test_a_dead_thermometer_fails_with_its_fault_code(site, listening_broker, capsys):
     cfg_path = site.config(brokers=[listening_broker])
     clock = SystemClock()
-    bus = selftest_cmd.open_thermometer_bus(load(cfg_path), clock)
+    bus = devices.open_thermometer_bus(load(cfg_path), clock)
     bus.disconnect()
     code, out, _ = run_selftest(
         capsys, "--config", str(cfg_path), "--samples", "2", thermometer_bus=bus
@@ -199,7 +199,7 @@ def test_a_dead_thermometer_fails_with_its_fault_code(site, listening_broker, ca
 
 def test_a_cold_room_warns(site, listening_broker, capsys):
     cfg_path = site.config(brokers=[listening_broker])
-    bus = selftest_cmd.open_thermometer_bus(load(cfg_path), SystemClock())
+    bus = devices.open_thermometer_bus(load(cfg_path), SystemClock())
     bus.scene.set_ambient(9.5)
     code, out, _ = run_selftest(
         capsys, "--config", str(cfg_path), "--samples", "2", thermometer_bus=bus
