@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -28,6 +27,7 @@ from firmware.command_auth import JtiStore, JtiStoreError, verify_command
 from firmware.config import Config
 from firmware.core import policy, prompts, temperature
 from firmware.core import status_list as sl
+from firmware.files import write_atomically
 from firmware.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
@@ -132,21 +132,6 @@ class LinkPort(Protocol):
 
 
 # -- persisted bits of state -------------------------------------------------------------------
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a power cut leaves the old or the new file, whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 @dataclass

@@ -33,6 +33,7 @@ from typing import Any
 
 from firmware import credentials, events
 from firmware.config import Config, ConfigError, load, parse
+from firmware.files import commit_file, stage_file
 from firmware.topics import validate_id
 
 DEFAULT_KEYS_DIR = "/etc/gatekiosk"
@@ -280,34 +281,6 @@ def _mismatches(
 
 
 # -- writing ----------------------------------------------------------------------------------
-
-
-def stage_file(path: Path, data: bytes, mode: int) -> Path:
-    """Write `data` with `mode` (whatever the umask) to a temporary file beside `path`, synced."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fchmod(fd, mode)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    return tmp
-
-
-def commit_file(tmp: Path, path: Path) -> None:
-    """Move a staged file over `path` in one step and make the rename durable."""
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _refuse_existing(path: Path, data: bytes | None, force: bool) -> None:

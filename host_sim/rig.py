@@ -19,6 +19,7 @@ from gpiozero.pins.mock import MockFactory
 
 from firmware import credentials
 from firmware.app import Gate, Inbox
+from firmware.app_cmd import open_outbox
 from firmware.clock import ManualClock
 from firmware.command_auth import SqliteJtiStore
 from firmware.config import Config
@@ -28,7 +29,6 @@ from firmware.hw.door import Door, start_thread_timer
 from firmware.hw.indicator import Indicator
 from firmware.hw.qr_decode import make_decoder
 from firmware.hw.thermometer import Thermometer, ThermometerSampler
-from firmware.outbox import Outbox
 from host_sim import camera_sim, mlx90614_sim
 from host_sim.door_sim import ManualTimers, SimDoor
 
@@ -143,15 +143,7 @@ class SimRig:
         )
         data_dir = self.workdir / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
-        o = cfg.outbox
-        self.outbox = Outbox(
-            data_dir / "outbox.db",
-            clock=clock,
-            retention_s=o.retention_days * 86400,
-            max_rows=o.max_rows,
-            high_water=o.high_water,
-            settle_on=cfg.mqtt.settle_on,
-        )
+        self.outbox = open_outbox(cfg, data_dir, clock)
         self.jti_store = SqliteJtiStore(data_dir / "commands.db")
         self.gate = Gate(
             cfg,

@@ -11,6 +11,7 @@ IDLE = "idle"
 MEASURING = "measuring"
 REMEASURE = "remeasure"
 GRANTED = "granted"
+DENIED = "denied"
 EXIT = "exit"
 REMOTE_OPEN = "remote_open"
 FAULT = "fault"
@@ -28,6 +29,7 @@ STEPS = {
         "체온이 높습니다. 다시 측정합니다",
     ),
     GRANTED: ("验证通过，请通行", "Welcome, please enter", "확인되었습니다. 들어가세요"),
+    DENIED: ("禁止通行", "Entry denied", "통행할 수 없습니다"),
     EXIT: ("门已打开，请通行", "Door open, please go ahead", "문이 열렸습니다"),
     REMOTE_OPEN: ("门已远程打开", "Door opened remotely", "원격으로 문이 열렸습니다"),
     FAULT: (

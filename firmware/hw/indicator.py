@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, Protocol, TextIO
 
 from gpiozero import LED, Buzzer
 
+from firmware.core import prompts, reasons
 from firmware.hw.pins import PinMap
 
 log = logging.getLogger(__name__)
@@ -61,20 +62,14 @@ PATTERNS: dict[str, Pattern] = {
     "fault": Pattern(green=None, red=Blink(1.0, 1.0, None), buzzer=None),
 }
 
-# Default prompt per outcome; the gate loop passes reason-specific text when it has some.
+# Default prompt per outcome (the core's texts); the gate loop passes reason-specific text.
 PROMPTS: dict[str, dict[str, str]] = {
-    "idle": {"en": "Please show your pass QR code", "zh": "请出示通行码"},
-    "measuring": {"en": "Hold your forehead to the sensor", "zh": "请将额头靠近测温区"},
-    "granted": {"en": "Welcome, please enter", "zh": "验证通过，请通行"},
-    "denied": {"en": "Entry denied", "zh": "禁止通行"},
-    "fever": {
-        "en": "Temperature too high, please wait for staff",
-        "zh": "体温异常，请等候工作人员",
-    },
-    "fault": {
-        "en": "Out of service, please call the property office",
-        "zh": "设备故障，请联系物业",
-    },
+    "idle": prompts.for_step(prompts.IDLE),
+    "measuring": prompts.for_step(prompts.MEASURING),
+    "granted": prompts.for_step(prompts.GRANTED),
+    "denied": prompts.for_step(prompts.DENIED),
+    "fever": prompts.for_reason(reasons.FEVER),
+    "fault": prompts.for_step(prompts.FAULT),
 }
 
 
