@@ -237,3 +237,46 @@ def test_a_command_is_refused_when_the_record_of_used_ids_fails(rig, keys, clock
     assert relay_openings(rig) == ([], False)
     assert "storage" in rig.gate.faults
     assert events_of(rig) == []
+
+
+def test_a_clock_thrown_back_by_a_power_cut_cannot_revive_an_expired_pass(
+    make_rig, community, clock
+):
+    rig = make_rig()
+    # The status list was signed "now": real time is at least its iat.
+    rig.inbox.mqtt_message("status-list", None, community.status_list_token().encode(), True)
+    rig.gate.process_pending()
+    expired = community.pass_token("p-old", exp=int(clock.time()) - 3600)
+    fresh = community.pass_token("p-new")
+    # Power cut: the Pi boots with the time it saved a day ago and no NTP yet.
+    clock.set_synced(False)
+    clock_back = clock.time() - 86400
+    rig.gate.clock = _Skewed(clock, clock_back - clock.time())
+    visit(rig, expired, 36.5, seconds=2.0)
+    rig.walk_away()
+    rig.run_for(3.0, read_camera=False)
+    visit(rig, fresh, 36.5, seconds=2.0)
+    first, second = events_of(rig)
+    assert first["reasons"] == ["pass_expired"]
+    assert second["decision"] == "granted", second["reasons"]
+    assert first["clock_synced"] is False
+
+
+class _Skewed:
+    """The system clock of a Pi that booted with a stale time: wall time off by `offset`."""
+
+    def __init__(self, clock, offset):
+        self._clock = clock
+        self._offset = offset
+
+    def time(self):
+        return self._clock.time() + self._offset
+
+    def monotonic(self):
+        return self._clock.monotonic()
+
+    def sleep(self, seconds):
+        self._clock.sleep(seconds)
+
+    def synced(self):
+        return self._clock.synced()
