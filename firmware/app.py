@@ -38,6 +38,9 @@ COOLDOWN = "cooldown"
 
 # After "measuring again" the person needs a moment to step back in front of the sensor.
 REMEASURE_PAUSE_S = 0.8
+# A code shown while the gate is busy (the next person in line) is taken up when the gate is
+# free again, if it was shown this recently; the reader reports a presentation only once.
+PENDING_CODE_S = 5.0
 HOUSEKEEPING_PERIOD_S = 10.0
 PRUNE_PERIOD_S = 3600.0
 STATUS_LIST_FILE = "status-list.jwt"
@@ -138,6 +141,7 @@ class LinkPort(Protocol):
 class Visit:
     """The person in front of the gate, from code read to decision."""
 
+    code: bytes
     credential_reason: str | None
     claims: dict[str, Any] | None
     started: float
@@ -218,6 +222,7 @@ class Gate:
         )
         self.phase = IDLE
         self.visit: Visit | None = None
+        self.pending_code: tuple[bytes, float] | None = None
         self.cooldown_until = 0.0
         self.started_at = clock.monotonic()
         self.faults: set[str] = set()
@@ -331,6 +336,7 @@ class Gate:
             elif self.phase == COOLDOWN and now >= self.cooldown_until:
                 self.phase = IDLE
                 self.indicator.show(self._idle_outcome(), self._idle_prompt())
+                self._take_pending_code(now)
             self.door.tick()
             if now >= self._next_housekeeping:
                 self._next_housekeeping = now + HOUSEKEEPING_PERIOD_S
@@ -343,13 +349,18 @@ class Gate:
 
     def _on_code(self, code: bytes) -> None:
         if self.phase != IDLE:
-            log.debug("code ignored while %s", self.phase)
+            if self.visit is None or code != self.visit.code:
+                self.pending_code = (code, self.clock.monotonic())
+                log.debug("code held while %s", self.phase)
             return
+        self.pending_code = None
         verification = credentials.verify_pass(code, self.issuer_keys)
         reason = None if verification.ok else verification.reason
         claims = verification.claims if verification.ok else None
         now = self.clock.monotonic()
-        self.visit = Visit(reason, claims, now, now + self.cfg.temperature.measure_timeout_s, now)
+        self.visit = Visit(
+            code, reason, claims, now, now + self.cfg.temperature.measure_timeout_s, now
+        )
         # Decide at once when the pass alone already refuses, or nothing is to be measured.
         early = policy.decide(
             reason, claims, self.status, None, self.policy, self.state, self.now()
@@ -359,6 +370,11 @@ class Gate:
             return
         self.phase = MEASURING
         self.indicator.show("measuring", prompts.for_step(prompts.MEASURING))
+
+    def _take_pending_code(self, now: float) -> None:
+        pending, self.pending_code = self.pending_code, None
+        if pending is not None and now - pending[1] <= PENDING_CODE_S:
+            self._on_code(pending[0])
 
     def _on_sample(self, sample: Any) -> None:
         self.last_sample = sample

@@ -280,3 +280,33 @@ class _Skewed:
 
     def synced(self):
         return self._clock.synced()
+
+
+def test_the_next_person_s_code_shown_while_the_gate_is_busy_is_taken_up_after(rig, community):
+    visit(rig, community.pass_token("p-first"), 36.5, seconds=1.0)
+    assert rig.gate.phase == COOLDOWN
+    # The next resident holds up a phone while the first is still walking through.
+    rig.scene.leave()
+    rig.present(community.pass_token("p-second"))
+    rig.step()
+    assert len(events_of(rig)) == 1
+    rig.face_sensor(36.7)
+    rig.run_for(3.0)
+    first, second = events_of(rig)
+    assert first["pass"]["id"] == "p-first"
+    assert second["pass"]["id"] == "p-second"
+    assert second["decision"] == "granted"
+
+
+def test_a_code_held_too_long_ago_is_not_taken_up(rig, community):
+    rig.present(community.pass_token("p-first"))
+    rig.step()
+    assert rig.gate.phase == MEASURING
+    # Someone behind shows a code at once; the first person never faces the sensor, so the
+    # gate stays busy for the whole measurement window (6 s), longer than a held code lasts.
+    rig.present(community.pass_token("p-second"))
+    rig.step()
+    rig.walk_away()
+    rig.run_for(10.0, read_camera=False)
+    assert [e["pass"]["id"] for e in events_of(rig)] == ["p-first"]
+    assert rig.gate.phase == IDLE
