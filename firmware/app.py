@@ -191,21 +191,8 @@ class Gate:
             boot_id=boot_id,
             firmware=__version__,
         )
-        t = cfg.temperature
-        self.temperature_policy = temperature.TemperaturePolicy(
-            threshold_c=t.threshold_c,
-            confirm_fever=t.confirm_fever,
-            body_min_c=t.body_min_c,
-            body_max_c=t.body_max_c,
-            ambient_min_c=t.ambient_min_c,
-            ambient_max_c=t.ambient_max_c,
-            window_s=t.window_s,
-            min_samples=t.min_samples,
-            max_spread_c=t.max_spread_c,
-        )
-        self.model = temperature.CompensationModel(
-            t.model.gain, t.model.ambient_slope, t.model.intercept
-        )
+        self.temperature_policy = cfg.temperature.temperature_policy()
+        self.model = cfg.temperature.compensation_model()
         p = cfg.policy
         self.policy = policy.GatePolicy(
             cfg.device.community,

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from firmware import events
 from firmware.clock import Clock, SystemClock
 from firmware.config import Config, ConfigError, ModelConfig, load, parse
-from firmware.core import calibration, temperature
+from firmware.core import calibration
 
 if TYPE_CHECKING:
     from firmware.hw.thermometer import Sample, Thermometer
@@ -385,10 +385,7 @@ def _record_main(args: argparse.Namespace) -> int:
             )
     finally:
         devices.release_bus(bus)
-    m = cfg.temperature.model
-    model_body = temperature.CompensationModel(m.gain, m.ambient_slope, m.intercept).body(
-        point.object_c, point.ambient_c
-    )
+    model_body = cfg.temperature.compensation_model().body(point.object_c, point.ambient_c)
     if args.json:
         document = {
             **dataclasses.asdict(point),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firmware.core import temperature
 from firmware.hw.pins import PinMap, PinMapError
 from firmware.topics import validate_id
 
@@ -80,6 +81,25 @@ class TemperatureConfig:
     # How long a person is asked to face the sensor before "no reading" is decided.
     measure_timeout_s: float = _f(6.0, 1.0, 60.0)
     model: ModelConfig = field(default_factory=ModelConfig)
+
+    def compensation_model(self) -> temperature.CompensationModel:
+        """The core's skin-to-core model with these constants."""
+        m = self.model
+        return temperature.CompensationModel(m.gain, m.ambient_slope, m.intercept)
+
+    def temperature_policy(self) -> temperature.TemperaturePolicy:
+        """The core's thresholds and windows with these values."""
+        return temperature.TemperaturePolicy(
+            threshold_c=self.threshold_c,
+            confirm_fever=self.confirm_fever,
+            body_min_c=self.body_min_c,
+            body_max_c=self.body_max_c,
+            ambient_min_c=self.ambient_min_c,
+            ambient_max_c=self.ambient_max_c,
+            window_s=self.window_s,
+            min_samples=self.min_samples,
+            max_spread_c=self.max_spread_c,
+        )
 
 
 @dataclass(frozen=True)
