@@ -40,6 +40,7 @@ from firmware import events
 from firmware.clock import Clock, SystemClock
 from firmware.config import Config, ConfigError, ModelConfig, load, parse
 from firmware.core import calibration
+from firmware.messages import one_line
 
 if TYPE_CHECKING:
     from firmware.hw.thermometer import Sample, Thermometer
@@ -191,8 +192,7 @@ def read_points(path: Path) -> tuple[list[Point], int]:
     missing = [name for name in COLUMNS if name not in header]
     if missing:
         raise UsageError(
-            f"{path} line {header_number}: not a calibration file (no {', '.join(missing)} "
-            "column)"
+            f"{path} line {header_number}: not a calibration file (no {', '.join(missing)} column)"
         )
     points = []
     for number, line in rows[1:]:
@@ -366,7 +366,7 @@ def _record_main(args: argparse.Namespace) -> int:
         try:
             bus = devices.open_thermometer_bus(cfg, clock)
         except Exception as exc:  # Blinka raises anything from ImportError to RuntimeError
-            raise Refused(f"thermometer: cannot open the I2C bus: {_one_line(exc)}") from None
+            raise Refused(f"thermometer: cannot open the I2C bus: {one_line(exc, 240)}") from None
     if not args.json:
         sys.stdout.write(
             f"reading {args.samples} samples at {cfg.thermometer.sample_hz:g} Hz: "
@@ -522,10 +522,6 @@ def _load_config(path: str) -> Config:
         raise UsageError(str(exc)) from None
 
 
-def _one_line(exc: BaseException) -> str:
-    return (" ".join(str(exc).split()) or type(exc).__name__)[:240]
-
-
 def main(args: argparse.Namespace) -> int:
     """Run the chosen action: 0 done, 1 refused, 2 bad input; one line on stderr."""
     from firmware.selftest_cmd import quiet_logging
@@ -542,5 +538,5 @@ def main(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{prefix}: refused: {exc}\n")
             return 1
         except Exception as exc:  # a bug still ends in one line, never a traceback
-            sys.stderr.write(f"{prefix}: internal error: {_one_line(exc)}\n")
+            sys.stderr.write(f"{prefix}: internal error: {one_line(exc, 240)}\n")
             return 1

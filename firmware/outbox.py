@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.clock import Clock
+from firmware.messages import one_line
 from firmware.topics import OUTBOX_KINDS
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,6 @@ def _is_canonical_uuid(value: object) -> bool:
         return False
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 class Outbox:
     """A durable, ordered, thread-safe queue of events and alarms on SQLite (see module doc)."""
 
@@ -138,7 +135,7 @@ class Outbox:
                 where, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
             )
         except (OSError, sqlite3.Error) as exc:
-            raise OutboxError(f"cannot open outbox {where}: {_one_line(exc)}") from exc
+            raise OutboxError(f"cannot open outbox {where}: {one_line(exc)}") from exc
         try:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -160,7 +157,7 @@ class Outbox:
         except sqlite3.Error as exc:
             conn.close()
             raise OutboxError(
-                f"outbox {where} is unreadable ({_one_line(exc)}); file left untouched"
+                f"outbox {where} is unreadable ({one_line(exc)}); file left untouched"
             ) from exc
         return conn, stream
 
@@ -185,8 +182,9 @@ class Outbox:
                 conn.execute("ROLLBACK")
             raise
         stream, next_seq = meta.get("stream", ""), meta.get("next_seq", "")
-        if not (re.fullmatch(r"[0-9a-f]{16,32}", stream) and next_seq.isdigit()
-                and int(next_seq) >= 1):
+        if not (
+            re.fullmatch(r"[0-9a-f]{16,32}", stream) and next_seq.isdigit() and int(next_seq) >= 1
+        ):
             raise OutboxError(f"outbox {self._path}: meta table is damaged; file left untouched")
         if meta.get("schema_version") != str(SCHEMA_VERSION):
             raise OutboxError(
@@ -212,7 +210,7 @@ class Outbox:
                         conn.execute("ROLLBACK")
                     except sqlite3.Error:
                         log.exception("outbox rollback failed")
-                raise OutboxError(f"outbox {what} failed: {_one_line(exc)}") from exc
+                raise OutboxError(f"outbox {what} failed: {one_line(exc)}") from exc
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
@@ -236,7 +234,7 @@ class Outbox:
 
     @property
     def settle_on(self) -> str:
-        """"ack" (the server's ack settles) or "puback" (the broker's PUBACK settles)."""
+        """ "ack" (the server's ack settles) or "puback" (the broker's PUBACK settles)."""
         return self._settle_on
 
     @property
@@ -270,10 +268,11 @@ class Outbox:
             seq = int(conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
             record["seq"] = seq
             try:
-                text = json.dumps(record, separators=(",", ":"), ensure_ascii=False,
-                                  allow_nan=False)
+                text = json.dumps(
+                    record, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+                )
             except (TypeError, ValueError) as exc:
-                raise ValueError(f"outbox payload is not JSON: {_one_line(exc)}") from exc
+                raise ValueError(f"outbox payload is not JSON: {one_line(exc)}") from exc
             try:
                 conn.execute(
                     "INSERT INTO outbox (seq, kind, event_id, payload, created_at)"
@@ -394,9 +393,9 @@ class Outbox:
     def oldest_unsettled(self) -> int | None:
         """The lowest unsettled seq, or None when everything is settled."""
         with self._locked("oldest_unsettled") as conn:
-            value = conn.execute(
-                "SELECT min(seq) FROM outbox WHERE settled_at IS NULL"
-            ).fetchone()[0]
+            value = conn.execute("SELECT min(seq) FROM outbox WHERE settled_at IS NULL").fetchone()[
+                0
+            ]
         return None if value is None else int(value)
 
     def last_seq(self) -> int:
@@ -410,7 +409,7 @@ class Outbox:
         try:
             return shutil.disk_usage(self._path.parent).free
         except OSError as exc:
-            raise OutboxError(f"outbox free space unknown: {_one_line(exc)}") from exc
+            raise OutboxError(f"outbox free space unknown: {one_line(exc)}") from exc
 
     def high_water(self) -> bool:
         """True when the app should raise `outbox_high_water`: unsettled rows above
@@ -429,7 +428,7 @@ class Outbox:
             try:
                 conn.close()
             except sqlite3.Error as exc:
-                raise OutboxError(f"outbox close failed: {_one_line(exc)}") from exc
+                raise OutboxError(f"outbox close failed: {one_line(exc)}") from exc
 
     def __enter__(self) -> Outbox:
         return self

@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from firmware.messages import one_line
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -89,9 +91,7 @@ class PiCamera:
         self.stop()  # a second Picamera2 on the same camera would find it busy
         camera = Picamera2(self._camera_index)
         try:
-            config = camera.create_video_configuration(
-                main={"size": self.size, "format": "YUV420"}
-            )
+            config = camera.create_video_configuration(main={"size": self.size, "format": "YUV420"})
             camera.configure(config)
             camera.start()
             if "AfMode" in camera.camera_controls:
@@ -235,16 +235,16 @@ class CodeReader:
             try:
                 self._camera.start()
             except Exception as exc:
-                self._camera_failed(f"camera start failed: {_one_line(exc)}")
+                self._camera_failed(f"camera start failed: {one_line(exc, 200)}")
                 return []
             self._camera_running = True
         try:
             frame = self._camera.capture_gray()
         except CameraTimeout as exc:
-            self._camera_failed(f"camera stopped delivering frames: {_one_line(exc)}")
+            self._camera_failed(f"camera stopped delivering frames: {one_line(exc, 200)}")
             return []
         except Exception as exc:
-            self._camera_failed(f"camera capture failed: {_one_line(exc)}")
+            self._camera_failed(f"camera capture failed: {one_line(exc, 200)}")
             return []
         if getattr(frame, "ndim", None) != 2 or frame.size == 0:
             self._camera_failed(f"camera delivered a bad frame: {getattr(frame, 'shape', None)}")
@@ -256,7 +256,9 @@ class CodeReader:
         try:
             codes = self._decoder.decode(frame)
         except Exception as exc:  # a decoder error loses this frame, not the camera
-            log.warning("QR decoder %s failed on a frame: %s", self._decoder.name, _one_line(exc))
+            log.warning(
+                "QR decoder %s failed on a frame: %s", self._decoder.name, one_line(exc, 200)
+            )
             codes = []
         decode_ms = (time.perf_counter() - started) * 1000.0
         self._frame_decoded(now, decode_ms, found=bool(codes))
@@ -300,7 +302,7 @@ class CodeReader:
             self._camera.stop()
         except Exception as exc:
             if was_running:
-                log.warning("camera stop failed: %s", _one_line(exc))
+                log.warning("camera stop failed: %s", one_line(exc, 200))
 
     def _frame_arrived(self, now: float) -> None:
         self._failures = 0
@@ -367,11 +369,6 @@ class CodeReader:
 def _forget_before(times: deque[float], cutoff: float) -> None:
     while times and times[0] <= cutoff:
         times.popleft()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
 
 
 def _call_safely(callback: Callable[..., None], *args: Any) -> None:
