@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from firmware import events
+from firmware import payloads
 from firmware.clock import SystemClock
-from firmware.mqtt_link import MqttLink, MqttSettings
-from firmware.outbox import Outbox
+from firmware.link.mqtt import MqttLink, MqttSettings
+from firmware.store.outbox import Outbox
 from host_sim.broker import MosquittoBroker
 from host_sim.community_server import CommunityServer
 
@@ -29,7 +29,7 @@ WINDOWS = (10, 50)
 LATENCY_RATE_HZ = 50.0
 LATENCY_SAMPLES = 400
 DRAIN_TIMEOUT_S = 30.0
-IDENTITY = events.Identity(device_id=DEVICE, community_id=COMMUNITY, gate_id=GATE,
+IDENTITY = payloads.Identity(device_id=DEVICE, community_id=COMMUNITY, gate_id=GATE,
                            direction="in", boot_id="00000000-0000-4000-8000-000000000000")
 
 
@@ -56,7 +56,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def _event(clock: SystemClock) -> dict[str, Any]:
-    return events.door_event(IDENTITY, events.KIND_EXIT_REQUEST, clock.time(), clock.synced(),
+    return payloads.door_event(IDENTITY, payloads.KIND_EXIT_REQUEST, clock.time(), clock.synced(),
                              open_seconds=5.0)
 
 
@@ -64,7 +64,7 @@ def _link(broker: MosquittoBroker, outbox: Outbox, clock: SystemClock, window: i
     def state(kind: str) -> dict[str, Any]:
         return {"schema": "gatekiosk/state/v1", "state": kind, "device_id": DEVICE,
                 "community_id": COMMUNITY, "gate_id": GATE, "firmware": IDENTITY.firmware,
-                "boot_id": IDENTITY.boot_id, "time": events.iso_time(clock.time()),
+                "boot_id": IDENTITY.boot_id, "time": payloads.iso_time(clock.time()),
                 "clock_synced": False, "config_hash": "0" * 64}
 
     return MqttLink(

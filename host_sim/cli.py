@@ -23,10 +23,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from firmware import config, credentials, schemas
-from firmware.app_cmd import attach_link
+from firmware import config, credentials
+from firmware.cli.run import attach_link
 from firmware.clock import SystemClock
 from firmware.core import status_list as sl
+from host_sim import schemas
 from host_sim.broker import MosquittoBroker
 from host_sim.community_server import CommunityServer
 from host_sim.publisher import publish_status_list

@@ -21,10 +21,10 @@ import threading
 import uuid
 from typing import Any
 
-from firmware import __version__, events
+from firmware import __version__, payloads
 from firmware.clock import SystemClock
-from firmware.mqtt_link import MqttLink, MqttSettings
-from firmware.outbox import Outbox, OutboxError
+from firmware.link.mqtt import MqttLink, MqttSettings
+from firmware.store.outbox import Outbox, OutboxError
 
 DRAIN_POLL_S = 0.05
 
@@ -60,7 +60,7 @@ def _state(args: argparse.Namespace, boot_id: str, clock: SystemClock,
         "gate_id": args.gate,
         "firmware": __version__,
         "boot_id": boot_id,
-        "time": events.iso_time(clock.time()),
+        "time": payloads.iso_time(clock.time()),
         "clock_synced": clock.synced(),
         "config_hash": hashlib.sha256(repr(sorted(vars(args).items())).encode()).hexdigest(),
     }
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     clock = SystemClock()
     boot_id = str(uuid.uuid4())
-    identity = events.Identity(device_id=args.device, community_id=args.community,
+    identity = payloads.Identity(device_id=args.device, community_id=args.community,
                                gate_id=args.gate, direction="in", boot_id=boot_id)
     try:
         outbox = Outbox(args.db, clock=clock, settle_on=args.settle)
@@ -100,12 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping.is_set() and outbox.last_seq() < args.count:
             seq = outbox.last_seq() + 1
             if args.alarm_every and seq % args.alarm_every == 0:
-                record = outbox.append("alarm", events.alarm(
+                record = outbox.append("alarm", payloads.alarm(
                     identity, "door_held_open", clock.time(), clock.synced(),
                     detail={"open_s": 31.0}))
             else:
-                record = outbox.append("event", events.door_event(
-                    identity, events.KIND_EXIT_REQUEST, clock.time(), clock.synced(),
+                record = outbox.append("event", payloads.door_event(
+                    identity, payloads.KIND_EXIT_REQUEST, clock.time(), clock.synced(),
                     open_seconds=5.0))
             print(f"committed {record['seq']} {record['event_id']}", flush=True)
             stopping.wait(args.interval)

@@ -18,12 +18,12 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory
 
 from firmware import credentials
-from firmware.app import Gate, Inbox
-from firmware.app_cmd import open_outbox
+from firmware.cli.run import open_outbox
 from firmware.clock import ManualClock
-from firmware.command_auth import SqliteJtiStore
+from firmware.commands.auth import SqliteJtiStore
 from firmware.config import Config
 from firmware.devices import door_config, thermometer_settings
+from firmware.gate.gate import Gate, Inbox
 from firmware.hw.code_reader import CodeReader
 from firmware.hw.door import Door, start_thread_timer
 from firmware.hw.indicator import Indicator

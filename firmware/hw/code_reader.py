@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from firmware.messages import one_line
+from firmware.errors import one_line
 
 if TYPE_CHECKING:
     import numpy as np

@@ -6,8 +6,9 @@ import sqlite3
 
 import pytest
 
-from firmware import command_auth, credentials
-from firmware.command_auth import MemoryJtiStore, SqliteJtiStore, verify_command
+from firmware import credentials
+from firmware.commands import auth
+from firmware.commands.auth import MemoryJtiStore, SqliteJtiStore, verify_command
 
 NOW = 1_767_225_600.0
 COMMUNITY = "sunshine-garden"
@@ -219,25 +220,25 @@ def test_stores_prune_jtis_expired_more_than_a_day_before_the_newest(make_store,
     store = SqliteJtiStore(tmp_path / "c.db") if make_store == "sqlite" else make_store()
     store.add("old", NOW)
     store.add("recent", NOW + 3600)
-    store.add("new", NOW + command_auth.JTI_RETENTION_S + 1)
+    store.add("new", NOW + auth.JTI_RETENTION_S + 1)
     assert not store.seen("old")
     assert store.seen("recent") and store.seen("new")
     assert len(store) == 2
 
 
 def test_an_unwritable_store_raises_a_store_error(tmp_path):
-    with pytest.raises(command_auth.JtiStoreError):
+    with pytest.raises(auth.JtiStoreError):
         SqliteJtiStore(tmp_path / "missing-dir" / "c.db")
     store = SqliteJtiStore(tmp_path / "c.db")
     store._db.close()  # simulate the storage going away under the store
-    with pytest.raises(command_auth.JtiStoreError):
+    with pytest.raises(auth.JtiStoreError):
         store.add("j", NOW)
-    with pytest.raises(command_auth.JtiStoreError):
+    with pytest.raises(auth.JtiStoreError):
         store.seen("j")
 
 
 def test_the_retained_reason_is_the_cmd_result_code():
-    assert command_auth.RETAINED == "retained"
+    assert auth.RETAINED == "retained"
 
 
 def test_sqlite_store_file_is_an_ordinary_database(tmp_path):

@@ -7,7 +7,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware import command_auth, credentials
+from firmware import credentials
+from firmware.commands import auth
 from firmware.core import b64, reasons
 
 SETTINGS = settings(
@@ -80,14 +81,14 @@ def test_any_json_header_and_payload_with_any_signature_never_passes(
     result = credentials.verify_pass(code, keys)
     _check(result, caplog)
     assert not result.ok
-    command = command_auth.verify_command(
+    command = auth.verify_command(
         code,
         keys,
         community_id="c",
         gate_id="g",
         name="open",
         now=0.0,
-        seen=command_auth.MemoryJtiStore(),
+        seen=auth.MemoryJtiStore(),
     )
     assert not command.ok and command.reason is not None
 

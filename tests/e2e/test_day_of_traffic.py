@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import random
 
-from firmware import config, credentials, schemas
+from firmware import config, credentials
 from firmware.clock import ManualClock
 from firmware.core import status_list as sl
+from host_sim import schemas
 from host_sim.rig import SimRig, write_keys
 
 COMMUNITY = "old-compound"

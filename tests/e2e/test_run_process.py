@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from firmware import schemas
+from host_sim import schemas
 from host_sim.broker import MosquittoBroker
 from host_sim.community_server import CommunityServer
 from host_sim.rig import write_keys

@@ -10,9 +10,9 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from firmware import topics
 from firmware.clock import SystemClock
-from firmware.schemas import validate
 from host_sim.broker import MosquittoBroker, free_port
 from host_sim.community_server import CommunityServer, ack_payload
+from host_sim.schemas import validate
 
 pytestmark = pytest.mark.broker
 
@@ -186,7 +186,7 @@ def test_bad_acks_are_ignored_and_a_good_one_still_settles(mosquitto, make_outbo
 
 
 def test_telemetry_is_published_on_its_period(mosquitto, community_server, make_outbox, kit):
-    from firmware.mqtt_link import MqttLink, MqttSettings
+    from firmware.link.mqtt import MqttLink, MqttSettings
 
     clock = SystemClock()
     outbox = make_outbox()

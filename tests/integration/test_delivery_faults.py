@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from firmware.clock import SystemClock
-from firmware.schemas import validate
 from host_sim.broker import MosquittoBroker
 from host_sim.community_server import CommunityServer
+from host_sim.schemas import validate
 from host_sim.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.broker

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from firmware.clock import SystemClock
-from firmware.outbox import Outbox
-from firmware.schemas import validate
+from firmware.store.outbox import Outbox
 from host_sim.community_server import CommunityServer
+from host_sim.schemas import validate
 
 pytestmark = pytest.mark.broker
 

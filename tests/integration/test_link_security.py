@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from firmware.clock import SystemClock
-from firmware.mqtt_link import TlsSettings
-from firmware.schemas import validate
+from firmware.link.mqtt import TlsSettings
 from host_sim.broker import MosquittoBroker, free_port
 from host_sim.community_server import CommunityServer
+from host_sim.schemas import validate
 
 pytestmark = pytest.mark.broker
 

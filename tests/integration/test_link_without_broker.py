@@ -8,7 +8,7 @@ import pytest
 
 from firmware import topics
 from firmware.clock import ManualClock
-from firmware.mqtt_link import Backoff, MqttSettings, parse_ack, parse_broker
+from firmware.link.mqtt import Backoff, MqttSettings, parse_ack, parse_broker
 from host_sim.broker import free_port
 
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
-from firmware import schemas
 from firmware.core import reasons
+from host_sim import schemas
 
 SCHEMA_DIR = schemas.SCHEMA_DIR
 EXAMPLES = SCHEMA_DIR / "examples"
@@ -253,7 +253,7 @@ def test_every_invalid_example_fails_for_its_one_stated_reason(file: str) -> Non
     assert errors[0].startswith(expected["path"] + ": "), errors
 
 
-# --- firmware.schemas API ---------------------------------------------------------------------
+# --- host_sim.schemas API ---------------------------------------------------------------------
 
 
 def test_a_payload_without_schema_field_gets_one_error() -> None:

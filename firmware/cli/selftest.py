@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from firmware import __version__, credentials, events, timesync
+from firmware import __version__, credentials, payloads, timesync
 from firmware.clock import Clock, SystemClock
 from firmware.config import Config, ConfigError, load
 from firmware.devices import open_camera, open_thermometer, open_thermometer_bus, release_bus
@@ -176,7 +176,7 @@ def check_service(probe: Callable[[], bool | None] = service_running) -> Check:
 
 
 def _private_members(path: str) -> list[str]:
-    from firmware.provision_cmd import private_key_members
+    from firmware.cli.provision import private_key_members
 
     try:
         return private_key_members(credentials.strict_json_loads(Path(path).read_bytes()))
@@ -227,8 +227,8 @@ def check_data_dir(cfg: Config) -> Check:
 
 def check_outbox(cfg: Config, clock: Clock) -> Check:
     """The outbox opens with its integrity check; its depth and what is not yet settled."""
-    from firmware.app_cmd import open_outbox
-    from firmware.outbox import OutboxError
+    from firmware.cli.run import open_outbox
+    from firmware.store.outbox import OutboxError
 
     data_dir = Path(cfg.device.data_dir)
     db = data_dir / "outbox.db"
@@ -270,7 +270,7 @@ def _nearest_existing(path: Path) -> Path:
 
 def check_disk_space(cfg: Config) -> Check:
     """Free space where the outbox lives."""
-    from firmware.outbox import DEFAULT_MIN_FREE_BYTES
+    from firmware.store.outbox import DEFAULT_MIN_FREE_BYTES
 
     where = _nearest_existing(Path(cfg.device.data_dir))
     try:
@@ -288,7 +288,7 @@ def check_disk_space(cfg: Config) -> Check:
 
 def check_clock(clock: Clock, probe: Callable[[], bool] = timesync.system_clock_synced) -> Check:
     """Is the wall clock synchronised (NTP, RTC)? Pass expiry depends on it."""
-    now = events.iso_time(clock.time())
+    now = payloads.iso_time(clock.time())
     try:
         synced = bool(probe())
     except Exception as exc:  # a probe that fails is an unknown clock, not a crash
@@ -426,7 +426,7 @@ def check_camera(
 
 def check_broker(address: str, timeout_s: float = BROKER_TIMEOUT_S) -> Check:
     """A TCP connection to the broker, closed at once: no MQTT session, nothing published."""
-    from firmware.mqtt_link import parse_broker
+    from firmware.link.mqtt import parse_broker
 
     try:
         host, port = parse_broker(address)
@@ -645,7 +645,7 @@ def quiet_logging(verbose: bool) -> Iterator[None]:
     Restores the previous state afterwards, so a caller in the same process keeps its logs.
     """
     if verbose:
-        from firmware.app_cmd import setup_logging
+        from firmware.cli.run import setup_logging
 
         setup_logging("DEBUG")
         yield
@@ -692,7 +692,7 @@ def _run(args: argparse.Namespace, probes: Probes | None) -> int:
             "config": args.config,
             "device_id": None if cfg is None else cfg.device.id,
             "firmware": __version__,
-            "time": events.iso_time(time.time()),
+            "time": payloads.iso_time(time.time()),
             "checks": [c.as_dict() for c in checks],
             "passed": counts[PASS],
             "warnings": counts[WARN],

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware import credentials
-from firmware.command_auth import COMMAND_TYP
+from firmware.commands.auth import COMMAND_TYP
 from firmware.core import b64, status_list
 
 ID_PATTERN = re.compile(r"[a-z0-9-]{1,64}")

@@ -12,11 +12,12 @@ import subprocess
 import pytest
 from gpiozero import Device
 
-from firmware import devices, selftest_cmd
+from firmware import devices
+from firmware.cli import selftest
 from firmware.cli import build_parser
 from firmware.clock import SystemClock
 from firmware.config import load
-from firmware.outbox import Outbox
+from firmware.store.outbox import Outbox
 from host_sim.camera_sim import Card, SimCamera
 
 
@@ -29,10 +30,10 @@ def run_selftest(capsys, *argv, configured_camera=False, **probe_overrides):
     if not configured_camera:
         probe_overrides.setdefault("camera", SimCamera((320, 240)))
     args = build_parser(["selftest"]).parse_args(["selftest", *argv])
-    probes = selftest_cmd.Probes(
+    probes = selftest.Probes(
         **{"clock_synced": lambda: True, "service_running": lambda: False, **probe_overrides}
     )
-    code = selftest_cmd.main(args, probes)
+    code = selftest.main(args, probes)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -305,7 +306,7 @@ def test_a_bug_in_one_check_is_a_fail_line_not_a_traceback(
     def broken(cfg):
         raise RuntimeError("boom\nwith a second line")
 
-    monkeypatch.setattr(selftest_cmd, "check_disk_space", broken)
+    monkeypatch.setattr(selftest, "check_disk_space", broken)
     code, out, err = run_selftest(
         capsys, "--config", str(site.config(brokers=[listening_broker])), "--samples", "1"
     )
@@ -321,9 +322,9 @@ def test_an_interrupted_pulse_still_drops_the_relay(site, listening_broker, monk
     def interrupt(_seconds):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(selftest_cmd.time, "sleep", interrupt)
+    monkeypatch.setattr(selftest.time, "sleep", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        selftest_cmd.check_relay(cfg)
+        selftest.check_relay(cfg)
     relay_pin = Device.pin_factory.pin(17)
     assert True in [state.state for state in relay_pin.states]  # it was pulsed ...
     assert relay_pin.state is False  # ... and is off again
@@ -335,7 +336,7 @@ def test_a_relay_line_held_by_another_process_fails_the_check(site, listening_br
     cfg = load(site.config(brokers=[listening_broker]))
     holder = OutputDevice(17, initial_value=False)  # the running kiosk, say
     try:
-        check = selftest_cmd.check_relay(cfg)
+        check = selftest.check_relay(cfg)
     finally:
         holder.close()
     assert check.status == "FAIL" and check.detail.startswith("GPIO17: ")

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from firmware import __version__, credentials, events
+from firmware import __version__, credentials, payloads
 from firmware.clock import Clock
-from firmware.command_auth import JtiStore, JtiStoreError, verify_command
+from firmware.commands.auth import JtiStore, JtiStoreError, verify_command
 from firmware.config import Config
 from firmware.core import policy, prompts, temperature
 from firmware.core import status_list as sl
-from firmware.files import write_atomically
-from firmware.outbox import Outbox, OutboxError
+from firmware.store.files import write_atomically
+from firmware.store.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ class Gate:
         self.data_dir = Path(data_dir)
         self.link = link
         self.reader_stats = reader_stats
-        self.identity = events.Identity(
+        self.identity = payloads.Identity(
             device_id=cfg.device.id,
             community_id=cfg.device.community,
             gate_id=cfg.device.gate,
@@ -406,9 +406,9 @@ class Gate:
         self, decision: policy.Decision, readings: list[temperature.Reading] | None = None
     ) -> None:
         """Record, then act: the event is durable before the door moves."""
-        temp = events.temperature_record(readings, self.temperature_policy.threshold_c)
+        temp = payloads.temperature_record(readings, self.temperature_policy.threshold_c)
         pulse_s = min(self.cfg.door.pulse_s, self.cfg.door.max_pulse_s)
-        payload = events.access_event(
+        payload = payloads.access_event(
             self.identity,
             decision,
             temp,
@@ -469,9 +469,9 @@ class Gate:
 
     def _on_exit_request(self) -> None:
         pulse_s = min(self.cfg.door.pulse_s, self.cfg.door.max_pulse_s)
-        payload = events.door_event(
+        payload = payloads.door_event(
             self.identity,
-            events.KIND_EXIT_REQUEST,
+            payloads.KIND_EXIT_REQUEST,
             self.clock.time(),
             self.clock.synced(),
             open_seconds=pulse_s,
@@ -542,7 +542,7 @@ class Gate:
         self._safe_lock()
         if "storage" not in self.faults:
             self.faults.add("storage")
-            alarm = events.alarm(
+            alarm = payloads.alarm(
                 self.identity,
                 "storage_fault",
                 self.clock.time(),
@@ -569,7 +569,7 @@ class Gate:
             if name in self.raised_alarms:
                 return
             self.raised_alarms.add(name)
-        payload = events.alarm(
+        payload = payloads.alarm(
             self.identity,
             name,
             self.clock.time(),
@@ -588,7 +588,7 @@ class Gate:
         if name not in self.raised_alarms:
             return
         self.raised_alarms.discard(name)
-        payload = events.alarm(
+        payload = payloads.alarm(
             self.identity, name, self.clock.time(), self.clock.synced(), "cleared", detail
         )
         self._record("alarm", payload)
@@ -706,9 +706,9 @@ class Gate:
             return
         seconds = min(float(seconds), self.cfg.door.max_pulse_s)
         note = args.get("reason") if isinstance(args.get("reason"), str) else None
-        payload = events.door_event(
+        payload = payloads.door_event(
             self.identity,
-            events.KIND_REMOTE_OPEN,
+            payloads.KIND_REMOTE_OPEN,
             self.clock.time(),
             self.clock.synced(),
             open_seconds=seconds,
@@ -747,7 +747,7 @@ class Gate:
                 "device_id": self.identity.device_id,
                 "community_id": self.identity.community_id,
                 "gate_id": self.identity.gate_id,
-                "time": events.iso_time(self.clock.time()),
+                "time": payloads.iso_time(self.clock.time()),
                 "cmd": cmd[:64],
                 "jti": jti,
                 "ok": ok,
@@ -796,7 +796,7 @@ class Gate:
             "community_id": self.identity.community_id,
             "gate_id": self.identity.gate_id,
             "boot_id": self.identity.boot_id,
-            "time": events.iso_time(self.clock.time()),
+            "time": payloads.iso_time(self.clock.time()),
             "clock_synced": self.clock.synced(),
             "firmware": self.identity.firmware,
             "uptime_s": health["uptime_s"],

@@ -7,8 +7,9 @@ import tomllib
 
 import pytest
 
-from firmware import calibrate_cmd, config
-from firmware.calibrate_cmd import Point, Refused, UsageError
+from firmware import config
+from firmware.cli import calibrate
+from firmware.cli.calibrate import Point, Refused, UsageError
 from firmware.clock import ManualClock
 from firmware.core import calibration
 from firmware.devices import open_thermometer, open_thermometer_bus
@@ -32,10 +33,10 @@ def test_points_round_trip_through_the_csv_file(tmp_path):
         Point("2026-01-05T08:00:00.000Z", 34.512, 18.25, 36.7, 16, 0.08),
         Point("2026-01-05T14:30:00.000Z", 35.104, 27.5, 36.9, 15, 0.12),
     ]
-    assert [calibrate_cmd.append_point(path, p) for p in written] == [1, 2]
-    points, commented = calibrate_cmd.read_points(path)
+    assert [calibrate.append_point(path, p) for p in written] == [1, 2]
+    points, commented = calibrate.read_points(path)
     assert points == written and commented == 0
-    assert path.read_text().splitlines()[0] == ",".join(calibrate_cmd.COLUMNS)
+    assert path.read_text().splitlines()[0] == ",".join(calibrate.COLUMNS)
     assert path.stat().st_mode & 0o777 == 0o644
 
 
@@ -46,11 +47,11 @@ def test_commented_points_are_left_out_and_counted(tmp_path):
         Point("t2", 34.6, 19.0, 39.9, 16, 0.1),
         Point("t3", 34.7, 20.0, 36.8, 16, 0.1),
     ):
-        calibrate_cmd.append_point(path, p)
+        calibrate.append_point(path, p)
     lines = path.read_text().splitlines()
     lines[2] = "# wrong reference reading: " + lines[2]
     path.write_text("\n".join(lines) + "\n")
-    points, commented = calibrate_cmd.read_points(path)
+    points, commented = calibrate.read_points(path)
     assert [p.time for p in points] == ["t1", "t3"] and commented == 1
 
 
@@ -73,7 +74,7 @@ def test_a_broken_points_file_is_named_with_its_line(tmp_path, content, message)
     path = tmp_path / "points.csv"
     path.write_text(content)
     with pytest.raises(UsageError, match=message):
-        calibrate_cmd.read_points(path)
+        calibrate.read_points(path)
 
 
 # -- record -----------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ def test_record_stores_the_medians_of_a_person_at_a_known_skin_temperature(site)
     thermometer, scene = sim_thermometer(cfg, clock)
     scene.arrive(skin_c=34.85)
     out = site.data_dir / "calibration.csv"
-    point, count = calibrate_cmd.record(
+    point, count = calibrate.record(
         cfg, 36.9, 16, out, clock=clock, thermometer=thermometer
     )
     assert count == 1 and point.samples == 16
@@ -94,7 +95,7 @@ def test_record_stores_the_medians_of_a_person_at_a_known_skin_temperature(site)
     assert point.reference_c == 36.9
     # 16 reads at the configured 50 Hz: 15 gaps of 20 ms on the injected clock.
     assert clock.monotonic() - 1000.0 == pytest.approx(15 / 50.0)
-    stored, _ = calibrate_cmd.read_points(out)
+    stored, _ = calibrate.read_points(out)
     assert len(stored) == 1
     assert stored[0].object_c == pytest.approx(point.object_c, abs=0.001)
 
@@ -105,7 +106,7 @@ def test_record_refuses_when_nobody_is_in_range(site):
     thermometer, _scene = sim_thermometer(cfg, clock)
     out = site.data_dir / "calibration.csv"
     with pytest.raises(Refused, match="no person in range in 16 of 16"):
-        calibrate_cmd.record(cfg, 36.8, 16, out, clock=clock, thermometer=thermometer)
+        calibrate.record(cfg, 36.8, 16, out, clock=clock, thermometer=thermometer)
     assert not out.exists()
 
 
@@ -115,7 +116,7 @@ def test_record_refuses_a_person_who_leaves_halfway(site):
     thermometer, scene = sim_thermometer(cfg, clock)
     scene.arrive(skin_c=34.8).leave(at=0.15)  # gone after 8 of the 16 reads
     with pytest.raises(Refused, match="no person in range in 8 of 16"):
-        calibrate_cmd.record(
+        calibrate.record(
             cfg, 36.8, 16, site.data_dir / "c.csv", clock=clock, thermometer=thermometer
         )
 
@@ -126,7 +127,7 @@ def test_record_refuses_unsteady_readings(site):
     scene = Scene(clock, 22.0, noise_c=0.4, object_emissivity=0.98).arrive(skin_c=34.8)
     thermometer = open_thermometer(cfg, clock, FakeMLX90614Bus(scene))
     with pytest.raises(Refused, match=r"unsteady: object readings spread \d\.\d\d °C"):
-        calibrate_cmd.record(
+        calibrate.record(
             cfg, 36.8, 16, site.data_dir / "c.csv", clock=clock, thermometer=thermometer
         )
 
@@ -138,7 +139,7 @@ def test_record_refuses_a_faulty_sensor_with_its_fault_code(site):
     bus.scene.arrive(skin_c=34.8)
     bus.disconnect()
     with pytest.raises(Refused, match="16 of 16 reads failed \\(no_device"):
-        calibrate_cmd.record(
+        calibrate.record(
             cfg,
             36.8,
             16,
@@ -190,7 +191,7 @@ def write_points(path, model, rows):
     gain, slope, intercept = model
     for i, (o, a) in enumerate(rows):
         reference = round(gain * o + slope * a + intercept, 6)
-        calibrate_cmd.append_point(path, Point(f"t{i}", o, a, reference, 16, 0.1))
+        calibrate.append_point(path, Point(f"t{i}", o, a, reference, 16, 0.1))
 
 
 def model_block(out):
@@ -216,7 +217,7 @@ def test_fit_prints_a_model_table_that_loads_and_recovers_the_points_model(site,
     assert model == pytest.approx({"gain": 0.96, "ambient_slope": -0.17, "intercept": 7.3},
                                   abs=0.02)
     # ... and exactly as the core fits the stored points, to the printed decimals.
-    stored = [p.as_tuple() for p in calibrate_cmd.read_points(points)[0]]
+    stored = [p.as_tuple() for p in calibrate.read_points(points)[0]]
     fitted = calibration.fit(stored, 1.0, -0.186)
     for name in ("gain", "ambient_slope", "intercept"):
         assert model[name] == round(fitted[name], 4)
@@ -259,7 +260,7 @@ def test_fit_refuses_out_of_bound_coefficients_with_one_line(site, gatekiosk):
 
 def test_fit_without_points_refuses_and_a_missing_file_is_a_usage_error(site, gatekiosk):
     empty = site.root / "empty.csv"
-    empty.write_text(",".join(calibrate_cmd.COLUMNS) + "\n")
+    empty.write_text(",".join(calibrate.COLUMNS) + "\n")
     code, _out, err = gatekiosk("calibrate", "fit", "--points", str(empty))
     assert code == 1 and "no points in" in err
     code, _out, err = gatekiosk("calibrate", "fit", "--config", str(site.config()))
@@ -295,4 +296,4 @@ def test_record_cli_appends_points_from_the_configured_sensor(site, gatekiosk, m
     )
     assert code == 0, err
     assert "recorded point 2 in" in out and "reference 37.00 °C" in out
-    assert len(calibrate_cmd.read_points(site.data_dir / "calibration.csv")[0]) == 2
+    assert len(calibrate.read_points(site.data_dir / "calibration.csv")[0]) == 2

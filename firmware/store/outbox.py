@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.clock import Clock
-from firmware.messages import one_line
+from firmware.errors import one_line
 from firmware.topics import OUTBOX_KINDS
 
 log = logging.getLogger(__name__)

@@ -59,7 +59,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from firmware import topics
 from firmware.clock import Clock
-from firmware.outbox import Outbox, OutboxError
+from firmware.store.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
 

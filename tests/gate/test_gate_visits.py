@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from firmware import schemas
-from firmware.app import COOLDOWN, IDLE, MEASURING
+from firmware.gate.gate import COOLDOWN, IDLE, MEASURING
+from host_sim import schemas
 
 
 def events_of(rig, kind="event"):
@@ -211,7 +211,7 @@ def test_a_visitor_pass_is_single_use_even_after_a_restart(make_rig, community, 
 
 def test_a_command_is_refused_when_the_record_of_used_ids_fails(rig, keys, clock):
     from firmware import credentials
-    from firmware.command_auth import JtiStoreError
+    from firmware.commands.auth import JtiStoreError
 
     class BrokenStore:
         def seen(self, jti):

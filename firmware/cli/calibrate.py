@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from firmware import events
+from firmware import payloads
 from firmware.clock import Clock, SystemClock
 from firmware.config import Config, ConfigError, ModelConfig, load, parse
 from firmware.core import calibration
-from firmware.messages import one_line
+from firmware.errors import one_line
 
 if TYPE_CHECKING:
     from firmware.hw.thermometer import Sample, Thermometer
@@ -305,7 +305,7 @@ def take_reading(
             "kiosk settle and run it again"
         )
     return Point(
-        time=events.iso_time(clock.time()),
+        time=payloads.iso_time(clock.time()),
         object_c=statistics.median(objects),
         ambient_c=statistics.median(ambients),
         reference_c=reference_c,
@@ -483,7 +483,7 @@ def _fit_main(args: argparse.Namespace) -> int:
     result.update(points_file=str(source), commented_out=commented, note_text=note_text(result))
     if not result["ok"]:
         raise Refused(refusal(result, source))
-    stamp = events.iso_time(SystemClock().time())
+    stamp = payloads.iso_time(SystemClock().time())
     try:
         block = model_toml(result, stamp)
     except ConfigError as exc:
@@ -524,7 +524,7 @@ def _load_config(path: str) -> Config:
 
 def main(args: argparse.Namespace) -> int:
     """Run the chosen action: 0 done, 1 refused, 2 bad input; one line on stderr."""
-    from firmware.selftest_cmd import quiet_logging
+    from firmware.cli.selftest import quiet_logging
 
     action: Callable[[argparse.Namespace], int] = args._action
     prefix = f"gatekiosk calibrate {args.calibrate_action}"

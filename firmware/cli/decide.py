@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from firmware import credentials, events, timesync
+from firmware import credentials, payloads, timesync
 from firmware.core import policy
 from firmware.topics import validate_id
 
@@ -104,16 +104,16 @@ def run_decision(args: argparse.Namespace) -> dict[str, Any]:
         policy.GateState(),
         now,
     )
-    identity = events.Identity(
+    identity = payloads.Identity(
         device_id="dry-run",
         community_id=args.community,
         gate_id=args.gate,
         direction=args.direction,
         boot_id=str(uuid.UUID(int=0)),
     )
-    temperature = events.temperature_record(None, gate.temperature.threshold_c, bodies)
+    temperature = payloads.temperature_record(None, gate.temperature.threshold_c, bodies)
     synced = True if args.now is not None else timesync.system_clock_synced()
-    event = events.access_event(identity, decision, temperature, now, synced)
+    event = payloads.access_event(identity, decision, temperature, now, synced)
     event.update(event_id=str(uuid.uuid4()), stream=DRY_RUN_STREAM, seq=0)
     return event
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from firmware.clock import ManualClock
-from firmware.outbox import Outbox, OutboxError
+from firmware.store.outbox import Outbox, OutboxError
 
 DAY = 86400.0
 

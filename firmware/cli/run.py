@@ -22,13 +22,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from firmware import __version__, credentials, events, timesync
-from firmware.app import Gate, Inbox
+from firmware import __version__, credentials, payloads, timesync
 from firmware.clock import Clock, SystemClock
-from firmware.command_auth import SqliteJtiStore
+from firmware.commands.auth import SqliteJtiStore
 from firmware.config import Config, ConfigError, load
-from firmware.mqtt_link import MqttLink, MqttSettings, TlsSettings
-from firmware.outbox import Outbox, OutboxError
+from firmware.gate.gate import Gate, Inbox
+from firmware.link.mqtt import MqttLink, MqttSettings, TlsSettings
+from firmware.store.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def state_record(gate: Gate, cfg: Config, state: str) -> dict[str, Any]:
         "gate_id": cfg.device.gate,
         "firmware": __version__,
         "boot_id": gate.identity.boot_id,
-        "time": events.iso_time(gate.clock.time()),
+        "time": payloads.iso_time(gate.clock.time()),
         "clock_synced": gate.clock.synced(),
         "config_hash": cfg.source_hash or "0" * 64,
     }

@@ -14,13 +14,13 @@ from firmware import __version__
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("firmware.app_cmd", "run the kiosk (on the Pi, under systemd)"),
-    "decide": ("firmware.decide_cmd", "one decision, dry-run, printed as the event JSON"),
-    "decode": ("firmware.hw.decode_cmd", "decode QR codes in image files"),
-    "pass": ("firmware.pass_cmd", "keys, passes and status lists for the community side"),
-    "selftest": ("firmware.selftest_cmd", "check every device and the storage on this kiosk"),
-    "calibrate": ("firmware.calibrate_cmd", "fit the thermometer's body-temperature model"),
-    "provision": ("firmware.provision_cmd", "write this kiosk's identity, keys and config"),
+    "run": ("firmware.cli.run", "run the kiosk (on the Pi, under systemd)"),
+    "decide": ("firmware.cli.decide", "one decision, dry-run, printed as the event JSON"),
+    "decode": ("firmware.cli.decode", "decode QR codes in image files"),
+    "pass": ("firmware.cli.passes", "keys, passes and status lists for the community side"),
+    "selftest": ("firmware.cli.selftest", "check every device and the storage on this kiosk"),
+    "calibrate": ("firmware.cli.calibrate", "fit the thermometer's body-temperature model"),
+    "provision": ("firmware.cli.provision", "write this kiosk's identity, keys and config"),
 }
 
 
@@ -53,7 +53,3 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.main(args) or 0)
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Builds the JSON payloads of gate events and alarms (DESIGN 2.4, mqtt_schema/).
 
 Bodies only: `event_id`, `stream` and `seq` are given by the outbox when the record is
-committed (firmware.outbox), so numbering has exactly one owner. No names, faces or images:
+committed (firmware.store.outbox), so numbering has exactly one owner. No names, faces or images:
 a pass appears by its opaque id.
 """
 

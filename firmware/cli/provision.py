@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware import credentials, events
+from firmware import credentials, payloads
 from firmware.config import Config, ConfigError, load, parse
-from firmware.files import commit_file, stage_file
+from firmware.store.files import commit_file, stage_file
 from firmware.topics import validate_id
 
 DEFAULT_KEYS_DIR = "/etc/gatekiosk"
@@ -149,7 +149,7 @@ def check_ids(args: argparse.Namespace) -> None:
 
 def check_brokers(brokers: list[str]) -> list[str]:
     """Each broker is HOST:PORT (optionally mqtt:// or mqtts://). Raises ProvisionError."""
-    from firmware.mqtt_link import parse_broker
+    from firmware.link.mqtt import parse_broker
 
     for broker in brokers:
         try:
@@ -219,7 +219,7 @@ def render_config(
 ) -> str:
     """The config text: only the keys given, each section with a line on what it is for."""
     lines = [
-        f"# gatekiosk configuration, written by `gatekiosk provision` at {events.iso_time(now)}.",
+        f"# gatekiosk configuration, written by `gatekiosk provision` at {payloads.iso_time(now)}.",
         "# Every key not here keeps its default; see hardware/gatekiosk.toml.example for all.",
         "",
         "[device]",
@@ -370,7 +370,7 @@ def provision(args: argparse.Namespace, now: float | None = None) -> Outcome:
 
 def next_steps(config_path: str) -> list[str]:
     """What the technician runs after provisioning."""
-    from firmware.selftest_cmd import SERVICE_USER, gatekiosk_command
+    from firmware.cli.selftest import SERVICE_USER, gatekiosk_command
 
     return [
         f"sudo hardware/install.sh --config {config_path}",

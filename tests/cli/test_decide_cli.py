@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware import cli, credentials, schemas
+from firmware import cli, credentials
 from firmware.core import b64
 from firmware.core import status_list as sl
+from host_sim import schemas
 
 NOW = 1_790_000_000
 URI = "https://sg.example/sl/1"
