@@ -13,8 +13,7 @@ import pytest
 from gpiozero import Device
 
 from firmware import devices
-from firmware.cli import selftest
-from firmware.cli import build_parser
+from firmware.cli import build_parser, selftest
 from firmware.clock import SystemClock
 from firmware.config import load
 from firmware.store.outbox import Outbox
