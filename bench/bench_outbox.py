@@ -18,8 +18,8 @@ from typing import Any
 
 from firmware import payloads
 from firmware.clock import SystemClock
-from firmware.link.mqtt import MqttLink, MqttSettings
-from firmware.store.outbox import Outbox
+from firmware.link import MqttLink, MqttSettings
+from firmware.store.outbox import Outbox, Settlement
 from host_sim.broker import MosquittoBroker
 from host_sim.community_server import CommunityServer
 
@@ -41,7 +41,7 @@ class TimedOutbox(Outbox):
         self.settled_at: dict[int, float] = {}
         self._through = 0
 
-    def settle_through(self, stream: str, through_seq: int) -> int:
+    def settle_through(self, stream: str, through_seq: int) -> Settlement:
         settled = super().settle_through(stream, through_seq)
         now = time.perf_counter()
         for seq in range(self._through + 1, through_seq + 1):

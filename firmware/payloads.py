@@ -7,6 +7,8 @@ a pass appears by its opaque id.
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,13 @@ from firmware.core.temperature import Reading
 
 EVENT_SCHEMA = "gatekiosk/event/v1"
 ALARM_SCHEMA = "gatekiosk/alarm/v1"
+STATE_SCHEMA = "gatekiosk/state/v1"
+TELEMETRY_SCHEMA = "gatekiosk/telemetry/v1"
+CMD_RESULT_SCHEMA = "gatekiosk/cmd-result/v1"
+ACK_SCHEMA = "gatekiosk/ack/v1"
+
+STREAM_PATTERN = re.compile(r"[0-9a-f]{16,32}")
+MAX_ACK_SEQ = 2**63 - 1  # what SQLite can hold: a bigger number from the network never reaches it
 
 KIND_ACCESS = "access"
 KIND_EXIT_REQUEST = "exit_request"
@@ -33,6 +42,7 @@ ALARM_SEVERITY = {
     "camera_fault": WARNING,
     "storage_fault": CRITICAL,
     "outbox_high_water": WARNING,
+    "ack_refused": CRITICAL,
 }
 
 
@@ -178,3 +188,79 @@ def alarm(
         related_event_id=related_event_id,
     )
     return record
+
+
+def state_record(
+    identity: Identity, state: str, now: float, clock_synced: bool, config_hash: str
+) -> dict[str, Any]:
+    """The retained birth (`online`) or last-will (`offline`) record."""
+    return {
+        "schema": STATE_SCHEMA,
+        "state": state,
+        "device_id": identity.device_id,
+        "community_id": identity.community_id,
+        "gate_id": identity.gate_id,
+        "firmware": identity.firmware,
+        "boot_id": identity.boot_id,
+        "time": iso_time(now),
+        "clock_synced": bool(clock_synced),
+        "config_hash": config_hash or "0" * 64,
+    }
+
+
+def cmd_result(
+    identity: Identity,
+    now: float,
+    cmd: str,
+    jti: str | None,
+    ok: bool,
+    reason: str | None,
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The gate's answer to one command."""
+    return {
+        "schema": CMD_RESULT_SCHEMA,
+        "device_id": identity.device_id,
+        "community_id": identity.community_id,
+        "gate_id": identity.gate_id,
+        "time": iso_time(now),
+        "cmd": cmd[:64],
+        "jti": jti,
+        "ok": ok,
+        "reason": reason,
+        "result": result,
+    }
+
+
+def telemetry(identity: Identity, now: float, clock_synced: bool, **gauges: Any) -> dict[str, Any]:
+    """The periodic health record: the identity's fields, then the gauges as given."""
+    record: dict[str, Any] = {
+        "schema": TELEMETRY_SCHEMA,
+        "device_id": identity.device_id,
+        "community_id": identity.community_id,
+        "gate_id": identity.gate_id,
+        "boot_id": identity.boot_id,
+        "time": iso_time(now),
+        "clock_synced": bool(clock_synced),
+        "firmware": identity.firmware,
+    }
+    record.update(gauges)
+    return record
+
+
+def parse_ack(payload: bytes) -> tuple[str, int]:
+    """The (stream, through_seq) of a server ack; ValueError with one line if it is not one."""
+    try:
+        ack = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"ack is not JSON: {exc}") from exc
+    if not isinstance(ack, dict):
+        raise ValueError("ack is not a JSON object")
+    if "schema" in ack and ack["schema"] != ACK_SCHEMA:
+        raise ValueError(f"ack schema {ack['schema']!r:.60} is not {ACK_SCHEMA}")
+    stream, through = ack.get("stream"), ack.get("through_seq")
+    if not isinstance(stream, str) or STREAM_PATTERN.fullmatch(stream) is None:
+        raise ValueError(f"ack stream {stream!r:.60} is not 16-32 lowercase hex characters")
+    if isinstance(through, bool) or not isinstance(through, int) or not 0 <= through <= MAX_ACK_SEQ:
+        raise ValueError(f"ack through_seq {through!r:.30} is not an integer in 0..2^63-1")
+    return stream, through

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from firmware import config, credentials
-from firmware.cli.run import attach_link
 from firmware.clock import SystemClock
 from firmware.core import status_list as sl
 from host_sim import schemas
@@ -276,8 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         publish_status_list(broker.host, broker.port, COMMUNITY, list_token)
         clock = SystemClock(lambda: True)
-        rig = SimRig(cfg, workdir, clock=clock, keys=keys, seed=args.seed)
-        link = attach_link(cfg, rig.gate, rig.outbox, rig.inbox, clock)
+        rig = SimRig(cfg, workdir, clock=clock, keys=keys, seed=args.seed, with_link=True)
+        link = rig.link
+        assert link is not None
         link.start()
         script = Script(rig, keys["issuer"], statuses, args.seed)
         view = View(rig, server, script, live=sys.stdout.isatty() and not args.no_view)

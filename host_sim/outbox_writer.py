@@ -23,7 +23,7 @@ from typing import Any
 
 from firmware import __version__, payloads
 from firmware.clock import SystemClock
-from firmware.link.mqtt import MqttLink, MqttSettings
+from firmware.link import MqttLink, MqttSettings
 from firmware.store.outbox import Outbox, OutboxError
 
 DRAIN_POLL_S = 0.05

@@ -8,29 +8,18 @@ runs in seconds (`step()` moves time); with the system clock the devices run the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gpiozero.pins.mock import MockFactory
-
 from firmware import credentials
-from firmware.cli.run import open_outbox
-from firmware.clock import ManualClock
-from firmware.commands.auth import SqliteJtiStore
+from firmware.assemble import build_gate
 from firmware.config import Config
-from firmware.devices import door_config, thermometer_settings
-from firmware.gate.gate import Gate, Inbox
-from firmware.hw.code_reader import CodeReader
-from firmware.hw.door import Door, start_thread_timer
-from firmware.hw.indicator import Indicator
-from firmware.hw.qr_decode import make_decoder
-from firmware.hw.thermometer import Thermometer, ThermometerSampler
-from host_sim import camera_sim, mlx90614_sim
-from host_sim.door_sim import ManualTimers, SimDoor
+from host_sim import camera_sim
+from host_sim.hardware import SimHardware
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +67,8 @@ def skin_for_body(cfg: Config, body_c: float, ambient_c: float) -> float:
 
 
 class SimRig:
-    """The firmware's gate wired to simulated devices in `workdir`."""
+    """The firmware's gate wired to simulated devices in `workdir`, by the firmware's own
+    `build_gate`: the configuration's keys and data dir are pointed into `workdir`."""
 
     def __init__(
         self,
@@ -88,78 +78,51 @@ class SimRig:
         clock: Any,
         ambient_c: float = 22.0,
         seed: int = 0,
-        link: Any = None,
+        with_link: bool = False,
         keys: dict[str, Any] | None = None,
         camera_size: tuple[int, int] = (640, 480),
         on_prompt: Callable[[dict[str, str]], None] | None = None,
     ) -> None:
-        self.cfg = cfg
         self.workdir = Path(workdir)
         self.clock = clock
         self.keys = keys or write_keys(self.workdir)
-        self.manual = isinstance(clock, ManualClock)
-        self.timers = ManualTimers(clock) if self.manual else None
-        start_timer = self.timers.start if self.timers else start_thread_timer
-        self.factory = MockFactory()
-        self.inbox = Inbox()
-
-        pins = cfg.pins
-        # The simulated door claims its pins first so the real door code drives these pins.
-        self.sim_door = SimDoor(self.factory, pins, start_timer=start_timer)
-        self.door = Door(
-            pins,
-            door_config(cfg),
-            clock=clock,
-            on_alarm=self.inbox.door_alarm,
-            on_exit_request=self.inbox.exit_request,
-            start_timer=start_timer,
-            pin_factory=self.factory,
+        self.cfg = dataclasses.replace(
+            cfg,
+            device=dataclasses.replace(cfg.device, data_dir=str(self.workdir / "data")),
+            keys=dataclasses.replace(
+                cfg.keys,
+                issuers=str(self.keys["issuers_path"]),
+                admins=str(self.keys["admins_path"]),
+            ),
         )
         self.prompts = RecordingPrompts(on_prompt)
-        self.indicator = Indicator(pins, prompt_sink=self.prompts, pin_factory=self.factory)
-
-        t = cfg.thermometer
-        self.scene = mlx90614_sim.Scene(
-            clock, ambient_c, object_emissivity=SKIN_EMISSIVITY, seed=seed
-        )
-        self.i2c = mlx90614_sim.FakeMLX90614Bus(self.scene, address=t.address)
-        self.thermometer = Thermometer(self.i2c, thermometer_settings(cfg), clock)
-        self.sampler = ThermometerSampler(
-            self.thermometer,
+        self.hardware = SimHardware.rig(
             clock,
-            self.inbox.sample,
-            self.inbox.sensor_fault,
-            self.inbox.sensor_recovered,
+            prompt_sink=self.prompts,
+            ambient_c=ambient_c,
+            seed=seed,
+            camera_size=camera_size,
+            object_emissivity=SKIN_EMISSIVITY,
         )
-        self.camera = camera_sim.SimCamera(camera_size, clock=clock, seed=seed)
-        self.reader = CodeReader(
-            self.camera,
-            make_decoder(cfg.camera.decoder),
-            clock,
-            self.inbox.code,
-            self.inbox.camera_fault,
-            self.inbox.camera_recovered,
-            absence_s=cfg.camera.absence_s,
-        )
-        data_dir = self.workdir / "data"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.outbox = open_outbox(cfg, data_dir, clock)
-        self.jti_store = SqliteJtiStore(data_dir / "commands.db")
-        self.gate = Gate(
-            cfg,
-            clock=clock,
-            inbox=self.inbox,
-            door=self.door,
-            indicator=self.indicator,
-            outbox=self.outbox,
-            issuer_keys=credentials.KeySet.load(self.keys["issuers_path"]),
-            admin_keys=credentials.KeySet.load(self.keys["admins_path"]),
-            jti_store=self.jti_store,
-            data_dir=data_dir,
-            boot_id=str(uuid.uuid4()),
-            link=link,
-            reader_stats=self.reader.stats,
-        )
+        self.timers = self.hardware.timers
+        self.built = build_gate(self.cfg, self.hardware, clock, with_link=with_link)
+        assert self.hardware.sim_door is not None and self.hardware.scene is not None
+        assert self.hardware.sim_camera is not None
+        self.sim_door = self.hardware.sim_door
+        self.scene = self.hardware.scene
+        self.camera = self.hardware.sim_camera
+        self.factory = self.hardware.pin_factory
+        self.gate = self.built.gate
+        self.inbox = self.built.inbox
+        self.door = self.built.door
+        self.indicator = self.built.indicator
+        self.outbox = self.built.outbox
+        self.jti_store = self.built.jti_store
+        self.thermometer = self.built.thermometer
+        self.i2c = self.hardware.i2c
+        self.sampler = self.built.sampler
+        self.reader = self.built.reader
+        self.link = self.built.link
 
     # -- people -----------------------------------------------------------------------------
 
@@ -195,9 +158,8 @@ class SimRig:
             self.step(dt, read_camera=read_camera)
 
     def close(self) -> None:
-        for closer in (self.reader.stop, self.sampler.stop, self.door.close, self.indicator.close):
-            try:
-                closer()
-            except Exception:
-                log.exception("closing %r failed", closer)
-        self.outbox.close()
+        """Stop the link and the devices and release everything (the relay ends off)."""
+        try:
+            self.built.close()
+        except Exception:
+            log.exception("closing the simulated gate failed")

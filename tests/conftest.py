@@ -26,7 +26,7 @@ import pytest
 
 from firmware import __version__, payloads
 from firmware.clock import Clock, SystemClock
-from firmware.link.mqtt import MqttLink, MqttSettings
+from firmware.link import MqttLink, MqttSettings
 from firmware.store.outbox import Outbox
 from host_sim.broker import MosquittoBroker
 from host_sim.community_server import CommunityServer

@@ -38,7 +38,7 @@ def test_a_good_file_loads_into_typed_objects(tmp_path):
     assert isinstance(cfg.temperature.threshold_c, float)
     assert cfg.temperature.model.gain == 1.01
     assert cfg.temperature.model.intercept == 6.81  # default kept
-    assert cfg.open_hours_minutes() == [(360, 1320), (1350, 1410)]
+    assert cfg.policy.open_hours_minutes() == [(360, 1320), (1350, 1410)]
     assert cfg.mqtt.brokers[1] == "broker-b.example:1883"
     assert len(cfg.source_hash) == 64
 
@@ -46,7 +46,7 @@ def test_a_good_file_loads_into_typed_objects(tmp_path):
 def test_an_empty_file_is_the_defaults():
     cfg = config.parse("")
     assert cfg.temperature.threshold_c == 37.3
-    assert cfg.open_hours_minutes() is None
+    assert cfg.policy.open_hours_minutes() is None
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_an_empty_file_is_the_defaults():
         ("[temperature]\nconfirm_fever = 1", "temperature.confirm_fever: must be true or false"),
         ("[temperature.model]\ngain = 3", "temperature.model.gain: 3.0 is outside"),
         ("[door]\npulse_s = 0", "door.pulse_s: 0.0 is outside"),
-        ("[door]\npulse_s = 20.0\nmax_pulse_s = 10.0", "door.pulse_s: 20.0 is longer than"),
+        ("[door]\npulse_s = 20.0\nmax_pulse_s = 10.0", "door.pulse_s: 20.0 s is longer than"),
         ("[pins]\nrelay = 23", "pins.led_green: GPIO 23 is already used by pins.relay"),
         ("[pins]\nrelay = 2", "pins.relay"),
         ("[device]\ndirection = 'both'", "device.direction: must be one of in, out"),

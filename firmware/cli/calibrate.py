@@ -354,7 +354,8 @@ def record(
 
 
 def _record_main(args: argparse.Namespace) -> int:
-    from firmware import devices
+    from firmware import assemble
+    from firmware.hw.thermometer import Thermometer, release_bus
 
     cfg = _load_config(args.config)
     out = points_path(cfg, args.out)
@@ -364,7 +365,7 @@ def _record_main(args: argparse.Namespace) -> int:
     # kept for what this command says.
     with contextlib.redirect_stdout(sys.stderr):
         try:
-            bus = devices.open_thermometer_bus(cfg, clock)
+            bus = assemble.open_thermometer_bus(cfg, clock)
         except Exception as exc:  # Blinka raises anything from ImportError to RuntimeError
             raise Refused(f"thermometer: cannot open the I2C bus: {one_line(exc, 240)}") from None
     if not args.json:
@@ -381,10 +382,10 @@ def _record_main(args: argparse.Namespace) -> int:
                 args.samples,
                 out,
                 clock=clock,
-                thermometer=devices.open_thermometer(cfg, clock, bus),
+                thermometer=Thermometer(bus, cfg.thermometer, clock),
             )
     finally:
-        devices.release_bus(bus)
+        release_bus(bus)
     model_body = cfg.temperature.compensation_model().body(point.object_c, point.ambient_c)
     if args.json:
         document = {

@@ -149,7 +149,7 @@ def check_ids(args: argparse.Namespace) -> None:
 
 def check_brokers(brokers: list[str]) -> list[str]:
     """Each broker is HOST:PORT (optionally mqtt:// or mqtts://). Raises ProvisionError."""
-    from firmware.link.mqtt import parse_broker
+    from firmware.link.settings import parse_broker
 
     for broker in brokers:
         try:

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firmware import __version__, credentials, payloads, timesync
+from firmware.assemble import open_camera, open_thermometer_bus
 from firmware.clock import Clock, SystemClock
 from firmware.config import Config, ConfigError, load
-from firmware.devices import open_camera, open_thermometer, open_thermometer_bus, release_bus
 
 if TYPE_CHECKING:
     from firmware.hw.code_reader import Camera
@@ -227,7 +227,7 @@ def check_data_dir(cfg: Config) -> Check:
 
 def check_outbox(cfg: Config, clock: Clock) -> Check:
     """The outbox opens with its integrity check; its depth and what is not yet settled."""
-    from firmware.cli.run import open_outbox
+    from firmware.assemble import open_outbox
     from firmware.store.outbox import OutboxError
 
     data_dir = Path(cfg.device.data_dir)
@@ -304,13 +304,13 @@ def check_clock(clock: Clock, probe: Callable[[], bool] = timesync.system_clock_
 
 def check_thermometer(cfg: Config, clock: Clock, samples: int, bus: I2CBus | None = None) -> Check:
     """`samples` reads through the real driver path, spaced at the configured rate."""
-    from firmware.hw.thermometer import Sample, ThermometerFault
+    from firmware.hw.thermometer import Sample, Thermometer, ThermometerFault, release_bus
 
     opened_here = bus is None
     try:
         if bus is None:
             bus = open_thermometer_bus(cfg, clock)
-        thermometer = open_thermometer(cfg, clock, bus)
+        thermometer = Thermometer(bus, cfg.thermometer, clock)
     except Exception as exc:  # Blinka raises anything from ImportError to RuntimeError
         return Check("thermometer", FAIL, f"cannot open the I2C bus: {one_line(exc)}")
     good: list[Sample] = []
@@ -426,7 +426,7 @@ def check_camera(
 
 def check_broker(address: str, timeout_s: float = BROKER_TIMEOUT_S) -> Check:
     """A TCP connection to the broker, closed at once: no MQTT session, nothing published."""
-    from firmware.link.mqtt import parse_broker
+    from firmware.link.settings import parse_broker
 
     try:
         host, port = parse_broker(address)
@@ -482,12 +482,11 @@ def _pin_factory_name() -> str:
 
 def check_relay(cfg: Config, pulse_s: float = RELAY_TEST_PULSE_S) -> Check:
     """Pulse the door relay (the door opens!) and see it drop by itself; always off after."""
-    from firmware.devices import door_config
     from firmware.hw.door import Door
 
     pins = cfg.pins
     try:
-        door = Door(pins, door_config(cfg))
+        door = Door(pins, cfg.door)
     except Exception as exc:  # a line held by another process, no GPIO at all, ...
         return Check("relay", FAIL, f"GPIO{pins.relay}: {one_line(exc)}")
     data: dict[str, Any] = {"gpio": pins.relay, "pin_factory": _pin_factory_name()}

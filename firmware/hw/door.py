@@ -29,6 +29,7 @@ from gpiozero import Button, DigitalInputDevice, OutputDevice
 
 from firmware.clock import Clock, SystemClock
 from firmware.hw.pins import PinMap
+from firmware.settings import internal, setting
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,25 @@ class DoorConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DoorConfig:
-    """Door timings (seconds)."""
+    """Door timings (seconds): also the `[door]` section of the configuration."""
 
-    pulse_s: float = 3.0  # how long a granted entry unlocks the door
-    max_pulse_s: float = 10.0  # hard cap on one opening of the relay, whatever is asked
-    held_open_s: float = 15.0  # door still open this long after the relay dropped: alarm
-    forced_grace_s: float = 2.0  # door opening this soon after the relay dropped is not forced
-    contact_bounce_s: float = 0.05
-    button_bounce_s: float = 0.05
+    pulse_s: float = setting(3.0, 0.2, 30.0)  # how long a granted entry unlocks the door
+    # hard cap on one opening of the relay, whatever is asked
+    max_pulse_s: float = setting(10.0, 0.5, MAX_PULSE_CEILING_S)
+    # door still open this long after the relay dropped: alarm
+    held_open_s: float = setting(15.0, 2.0, 600.0)
+    # door opening this soon after the relay dropped is not forced
+    forced_grace_s: float = setting(2.0, 0.0, 30.0)
+    # After a decision the gate ignores new codes this long (the person walks through).
+    cooldown_s: float = setting(1.5, 0.0, 30.0)
+    contact_bounce_s: float = internal(0.05)
+    button_bounce_s: float = internal(0.05)
 
     def validate(self, path: str = "door") -> DoorConfig:
         """Check the timings; raise `DoorConfigError` naming `path.key`. Returns self."""
         for key in ("pulse_s", "max_pulse_s", "held_open_s"):
             _require_seconds(path, key, getattr(self, key), allow_zero=False)
-        for key in ("forced_grace_s", "contact_bounce_s", "button_bounce_s"):
+        for key in ("forced_grace_s", "cooldown_s", "contact_bounce_s", "button_bounce_s"):
             _require_seconds(path, key, getattr(self, key), allow_zero=True)
         if self.max_pulse_s > MAX_PULSE_CEILING_S:
             raise DoorConfigError(

@@ -10,6 +10,7 @@ on, and reports a fault once after repeated failures and recovery once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from firmware.hw.smbus_pec import (
     PecCheckedI2C,
     SMBusIntegrityError,
 )
+from firmware.settings import internal, setting
 
 logger = logging.getLogger(__name__)
 
@@ -73,18 +75,21 @@ class ThermometerFault(Exception):
 
 @dataclass(frozen=True)
 class ThermometerSettings:
-    """How the thermometer is read. Invalid values raise ValueError naming the field."""
+    """How the thermometer is read: also the `[thermometer]` section of the configuration.
+    Invalid values raise ValueError naming the field."""
 
-    address: int = DEFAULT_ADDRESS
-    sample_hz: float = 8.0
-    retries: int = 3  # extra attempts per word after the first fails
-    retry_backoff_s: float = 0.005
-    fault_after: int = 5  # consecutive failed reads before the sensor counts as faulty
-    stuck_after_s: float = 30.0
-    presence_delta_c: float = 1.5
-    emissivity: float = 0.98  # human skin
-    ambient_valid_c: tuple[float, float] = SENSOR_AMBIENT_RANGE_C
-    ambient_operating_c: tuple[float, float] = OPERATING_AMBIENT_RANGE_C
+    # "pi": the MLX90614 on the Pi's I2C-1 through Blinka; "sim": a simulated sensor.
+    bus: str = setting("pi", choices=("pi", "sim"))
+    address: int = setting(DEFAULT_ADDRESS, 0x03, 0x77)
+    sample_hz: float = setting(8.0, 0.5, 50.0)
+    retries: int = setting(3, 0, 10)  # extra attempts per word after the first fails
+    fault_after: int = setting(5, 1, 100)  # consecutive failed reads before the sensor is faulty
+    stuck_after_s: float = setting(30.0, 1.0, 3600.0)
+    presence_delta_c: float = setting(1.5, 0.2, 15.0)
+    emissivity: float = setting(0.98, MIN_EMISSIVITY, 1.0)  # human skin
+    retry_backoff_s: float = internal(0.005)
+    ambient_valid_c: tuple[float, float] = internal(SENSOR_AMBIENT_RANGE_C)
+    ambient_operating_c: tuple[float, float] = internal(OPERATING_AMBIENT_RANGE_C)
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -297,6 +302,14 @@ def open_pi_bus() -> I2CBus:
 
     bus: I2CBus = busio.I2C(board.SCL, board.SDA)
     return bus
+
+
+def release_bus(bus: object) -> None:
+    """Give the I2C bus back (Blinka's busio.I2C has deinit; the simulated bus has nothing)."""
+    deinit = getattr(bus, "deinit", None)
+    if callable(deinit):
+        with contextlib.suppress(Exception):
+            deinit()
 
 
 SampleCallback = Callable[[Sample], None]

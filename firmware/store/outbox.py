@@ -68,8 +68,20 @@ CREATE INDEX IF NOT EXISTS outbox_unsettled ON outbox (seq) WHERE settled_at IS 
 """
 
 
+# SQLite integers are signed 64-bit: a seq from the network past this never reaches it.
+MAX_SEQ = 2**63 - 1
+
+
 class OutboxError(Exception):
     """The outbox's storage failed or cannot be trusted; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What a server ack did: rows settled, and the highest seq sent if it claimed more."""
+
+    settled: int
+    refused_beyond: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +136,8 @@ class Outbox:
         self._listeners: list[Callable[[int], None]] = []
         self._conn: sqlite3.Connection | None = None
         self._conn, self._stream = self._open(integrity_check)
+        # The highest seq handed to a broker: a server can only have committed this far.
+        self._sent_through = self._sent_through_at_open()
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -300,6 +314,7 @@ class Outbox:
         rows = [(int(s),) for s in seqs]
         if not rows:
             return
+        self._sent_through = max(self._sent_through, max(s for (s,) in rows))
         now = self._clock.time()
         with self._transaction("mark_published") as conn:
             conn.executemany(
@@ -312,23 +327,42 @@ class Outbox:
                     [(now, s) for (s,) in rows],
                 )
 
-    def settle_through(self, stream: str, through_seq: int) -> int:
+    def note_sent(self, seq: int) -> None:
+        """`seq` was handed to a broker (it may reach the server before its PUBACK is seen)."""
+        self._sent_through = max(self._sent_through, int(seq))
+
+    def _sent_through_at_open(self) -> int:
+        # Every row below the oldest unsettled one was settled, so it was sent; rows above it
+        # count as sent once a PUBACK was recorded for them.
+        with self._locked("open") as conn:
+            published, oldest = conn.execute(
+                "SELECT (SELECT max(seq) FROM outbox WHERE published_at IS NOT NULL),"
+                " (SELECT min(seq) FROM outbox WHERE settled_at IS NULL)"
+            ).fetchone()
+        below = self.last_seq() if oldest is None else int(oldest) - 1
+        return max(int(published or 0), below)
+
+    def settle_through(self, stream: str, through_seq: int) -> Settlement:
         """The server has committed every record of `stream` up to `through_seq`: settle them.
 
-        Returns how many rows became settled. An ack for another stream (an older database)
-        settles nothing.
+        The server can only have what was sent: an ack past the highest seq sent settles no
+        further than that, and says so (`refused_beyond`), so a forged or buggy ack cannot make
+        the gate forget records it never delivered. An ack for another stream (an older
+        database) settles nothing.
         """
         if stream != self._stream:
             log.info("ack for stream %s ignored: this outbox is stream %s", stream, self._stream)
-            return 0
+            return Settlement(0)
+        through = min(int(through_seq), MAX_SEQ)
+        refused = self._sent_through if through > self._sent_through else None
         now = self._clock.time()
         with self._transaction("settle") as conn:
             cursor = conn.execute(
                 "UPDATE outbox SET settled_at = ?, published_at = coalesce(published_at, ?)"
                 " WHERE seq <= ? AND settled_at IS NULL",
-                (now, now, int(through_seq)),
+                (now, now, min(through, self._sent_through)),
             )
-            return max(cursor.rowcount, 0)
+            return Settlement(max(cursor.rowcount, 0), refused)
 
     def prune(self) -> int:
         """Delete settled rows past the retention, then the oldest settled rows while more than

@@ -8,11 +8,12 @@ import tomllib
 import pytest
 
 from firmware import config
+from firmware.assemble import open_thermometer_bus
 from firmware.cli import calibrate
 from firmware.cli.calibrate import Point, Refused, UsageError
 from firmware.clock import ManualClock
 from firmware.core import calibration
-from firmware.devices import open_thermometer, open_thermometer_bus
+from firmware.hw.thermometer import Thermometer
 from host_sim.mlx90614_sim import FakeMLX90614Bus, Scene
 
 SENSOR_RESOLUTION_C = 0.02
@@ -21,7 +22,7 @@ SENSOR_RESOLUTION_C = 0.02
 def sim_thermometer(cfg, clock):
     """The thermometer a sim config builds, and the scene in front of it."""
     bus = open_thermometer_bus(cfg, clock)
-    return open_thermometer(cfg, clock, bus), bus.scene
+    return Thermometer(bus, cfg.thermometer, clock), bus.scene
 
 
 # -- the points file --------------------------------------------------------------------------
@@ -125,7 +126,7 @@ def test_record_refuses_unsteady_readings(site):
     cfg = config.load(site.config())
     clock = ManualClock()
     scene = Scene(clock, 22.0, noise_c=0.4, object_emissivity=0.98).arrive(skin_c=34.8)
-    thermometer = open_thermometer(cfg, clock, FakeMLX90614Bus(scene))
+    thermometer = Thermometer(FakeMLX90614Bus(scene), cfg.thermometer, clock)
     with pytest.raises(Refused, match=r"unsteady: object readings spread \d\.\d\d °C"):
         calibrate.record(
             cfg, 36.8, 16, site.data_dir / "c.csv", clock=clock, thermometer=thermometer
@@ -145,7 +146,7 @@ def test_record_refuses_a_faulty_sensor_with_its_fault_code(site):
             16,
             site.data_dir / "c.csv",
             clock=clock,
-            thermometer=open_thermometer(cfg, clock, bus),
+            thermometer=Thermometer(bus, cfg.thermometer, clock),
         )
 
 
@@ -268,16 +269,16 @@ def test_fit_without_points_refuses_and_a_missing_file_is_a_usage_error(site, ga
 
 
 def test_record_cli_appends_points_from_the_configured_sensor(site, gatekiosk, monkeypatch):
-    from firmware import devices
+    from firmware import assemble
 
-    original = devices.open_thermometer_bus
+    original = assemble.open_thermometer_bus
 
     def with_a_person(cfg, clock):
         bus = original(cfg, clock)
         bus.scene.arrive(skin_c=34.7)
         return bus
 
-    monkeypatch.setattr(devices, "open_thermometer_bus", with_a_person)
+    monkeypatch.setattr(assemble, "open_thermometer_bus", with_a_person)
     cfg_path = str(site.config())
     code, out, err = gatekiosk(
         "calibrate", "record", "--config", cfg_path, "--reference", "36.9", "--samples", "6",

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from gpiozero import Device
 
-from firmware import devices
+from firmware import assemble
 from firmware.cli import build_parser, selftest
 from firmware.clock import SystemClock
 from firmware.config import load
@@ -167,6 +167,7 @@ def test_an_existing_outbox_is_checked_and_counted(site, listening_broker, capsy
     with Outbox(site.data_dir / "outbox.db", clock=SystemClock()) as outbox:
         outbox.append("event", {"schema": "test", "n": 1})
         outbox.append("alarm", {"schema": "test", "n": 2})
+        outbox.mark_published(1)
         outbox.settle_through(outbox.stream, 1)
         stream = outbox.stream
     code, js, _ = run_selftest(capsys, "--config", str(cfg_path), "--samples", "1", "--json")
@@ -187,7 +188,7 @@ def test_a_corrupt_outbox_fails(site, listening_broker, capsys):
 def test_a_dead_thermometer_fails_with_its_fault_code(site, listening_broker, capsys):
     cfg_path = site.config(brokers=[listening_broker])
     clock = SystemClock()
-    bus = devices.open_thermometer_bus(load(cfg_path), clock)
+    bus = assemble.open_thermometer_bus(load(cfg_path), clock)
     bus.disconnect()
     code, out, _ = run_selftest(
         capsys, "--config", str(cfg_path), "--samples", "2", thermometer_bus=bus
@@ -199,7 +200,7 @@ def test_a_dead_thermometer_fails_with_its_fault_code(site, listening_broker, ca
 
 def test_a_cold_room_warns(site, listening_broker, capsys):
     cfg_path = site.config(brokers=[listening_broker])
-    bus = devices.open_thermometer_bus(load(cfg_path), SystemClock())
+    bus = assemble.open_thermometer_bus(load(cfg_path), SystemClock())
     bus.scene.set_ambient(9.5)
     code, out, _ = run_selftest(
         capsys, "--config", str(cfg_path), "--samples", "2", thermometer_bus=bus

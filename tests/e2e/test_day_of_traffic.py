@@ -34,9 +34,10 @@ gate = "main-in"
 [door]
 pulse_s = 3.0
 cooldown_s = 1.0
-fever_hold_s = 2.0
 [policy]
 passback_s = 0
+[temperature]
+fever_hold_s = 2.0
 """
     )
     rig = SimRig(cfg, tmp_path / "gate", clock=clock, keys=keys)

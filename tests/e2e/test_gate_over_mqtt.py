@@ -12,7 +12,6 @@ import time
 import pytest
 
 from firmware import config, credentials
-from firmware.cli.run import attach_link
 from firmware.clock import SystemClock
 from firmware.core import status_list as sl
 from host_sim import schemas
@@ -75,8 +74,9 @@ pulse_s = 0.5
     def start_gate(self, protocol="5"):
         cfg = self.config(protocol)
         clock = SystemClock(lambda: True)
-        rig = SimRig(cfg, self.tmp / "gate", clock=clock, keys=self.keys)
-        link = attach_link(cfg, rig.gate, rig.outbox, rig.inbox, clock)
+        rig = SimRig(cfg, self.tmp / "gate", clock=clock, keys=self.keys, with_link=True)
+        link = rig.link
+        assert link is not None
         link.start()
         self.rigs.append(rig)
         self.links.append(link)

@@ -185,36 +185,28 @@ def test_bad_acks_are_ignored_and_a_good_one_still_settles(mosquitto, make_outbo
         operator.disconnect()
 
 
-def test_telemetry_is_published_on_its_period(mosquitto, community_server, make_outbox, kit):
-    from firmware.link.mqtt import MqttLink, MqttSettings
-
+def test_telemetry_is_published_at_qos_0_and_dropped_while_offline(
+    mosquitto, community_server, make_outbox, make_link, kit
+):
     clock = SystemClock()
     outbox = make_outbox()
-    sent = []
 
-    def telemetry():
-        sent.append(1)
+    def snapshot(uptime):
         return {
             "schema": "gatekiosk/telemetry/v1", "device_id": kit.DEVICE,
             "community_id": kit.COMMUNITY, "gate_id": kit.GATE, "boot_id": kit.BOOT_ID,
             "time": "2026-11-22T03:04:05.123Z", "clock_synced": True, "firmware": "0.1.0",
-            "uptime_s": float(len(sent)), "ambient_c": None, "cpu_temp_c": None,
+            "uptime_s": uptime, "ambient_c": None, "cpu_temp_c": None,
             "outbox_depth": outbox.depth(), "outbox_unsettled": outbox.unsettled(),
             "decode_rate_hz": None, "frame_rate_hz": None,
             "connected_broker": mosquitto.address, "status_list_age_s": None,
         }
 
-    link = MqttLink(
-        MqttSettings(brokers=[mosquitto.address], client_id=kit.DEVICE),
-        clock=clock, community_id=kit.COMMUNITY, gate_id=kit.GATE, device_id=kit.DEVICE,
-        outbox=outbox, state_payload=lambda: kit.state_record("online", clock),
-        will_payload=lambda: kit.state_record("offline", clock),
-        on_message=lambda *_: None, telemetry=telemetry, telemetry_period_s=0.2,
-    )
+    link, _received = make_link([mosquitto.address], outbox, clock=clock, start=False)
+    assert not link.publish_now("telemetry", snapshot(1.0), qos=0)  # not started: dropped
     link.start()
-    try:
-        assert community_server.wait_until(
-            lambda: community_server.telemetry.get(kit.GATE, {}).get("uptime_s", 0) >= 3, 10)
-        assert community_server.problems == []
-    finally:
-        link.stop()
+    assert kit.wait_for(lambda: link.connected, 10)
+    assert link.publish_now("telemetry", snapshot(2.0), qos=0)
+    assert community_server.wait_until(
+        lambda: community_server.telemetry.get(kit.GATE, {}).get("uptime_s") == 2.0, 10)
+    assert community_server.problems == []

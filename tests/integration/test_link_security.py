@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from firmware.clock import SystemClock
-from firmware.link.mqtt import TlsSettings
+from firmware.link import TlsSettings
 from host_sim.broker import MosquittoBroker, free_port
 from host_sim.community_server import CommunityServer
 from host_sim.schemas import validate

@@ -8,7 +8,9 @@ import pytest
 
 from firmware import topics
 from firmware.clock import ManualClock
-from firmware.link.mqtt import Backoff, MqttSettings, parse_ack, parse_broker
+from firmware.link.backoff import Backoff
+from firmware.link.settings import MqttSettings, parse_broker
+from firmware.payloads import parse_ack
 from host_sim.broker import free_port
 
 

@@ -83,6 +83,7 @@ def test_pending_is_oldest_unsettled_first_from_after_seq(tmp_path, kit):
     clock = ManualClock()
     with Outbox(tmp_path / "o.db", clock=clock) as outbox:
         kit.append_records(outbox, 10, clock)
+        outbox.note_sent(10)
         outbox.settle_through(outbox.stream, 3)
         assert [r.seq for r in outbox.pending(4)] == [4, 5, 6, 7]
         assert [r.seq for r in outbox.pending(100, after_seq=8)] == [9, 10]
@@ -95,10 +96,42 @@ def test_ack_settles_through_n_of_its_own_stream_only(tmp_path, kit):
         kit.append_records(outbox, 6, clock)
         outbox.mark_published_many([1, 2, 3, 4, 5, 6])
         assert outbox.unsettled() == 6  # ack mode: a PUBACK does not settle
-        assert outbox.settle_through("f" * 32, 6) == 0
-        assert outbox.settle_through(outbox.stream, 4) == 4
-        assert outbox.settle_through(outbox.stream, 4) == 0
+        assert outbox.settle_through("f" * 32, 6).settled == 0
+        assert outbox.settle_through(outbox.stream, 4).settled == 4
+        assert outbox.settle_through(outbox.stream, 4).settled == 0
         assert outbox.unsettled() == 2 and outbox.depth() == 6
+
+
+def test_an_ack_past_what_was_sent_settles_only_what_was_sent(tmp_path, kit):
+    clock = ManualClock()
+    with Outbox(tmp_path / "o.db", clock=clock) as outbox:
+        kit.append_records(outbox, 8, clock)
+        outbox.note_sent(3)  # the sender handed seq 1-3 to the broker, nothing more
+        forged = outbox.settle_through(outbox.stream, 10**9)
+        assert (forged.settled, forged.refused_beyond) == (3, 3)
+        assert [r.seq for r in outbox.pending(100)] == [4, 5, 6, 7, 8]
+        clock.advance(30 * DAY)
+        assert outbox.prune() == 3  # only what was really sent and acknowledged goes
+        assert outbox.unsettled() == 5 and outbox.depth() == 5
+
+
+def test_an_ack_past_64_bits_is_bounded_before_sqlite(tmp_path, kit):
+    clock = ManualClock()
+    with Outbox(tmp_path / "o.db", clock=clock) as outbox:
+        kit.append_records(outbox, 2, clock)
+        outbox.note_sent(2)
+        settlement = outbox.settle_through(outbox.stream, 2**63)
+        assert (settlement.settled, settlement.refused_beyond) == (2, 2)
+
+
+def test_what_was_sent_before_a_restart_is_remembered_from_the_rows(tmp_path, kit):
+    clock = ManualClock()
+    with Outbox(tmp_path / "o.db", clock=clock) as outbox:
+        kit.append_records(outbox, 6, clock)
+        outbox.mark_published_many([1, 2, 3, 4])  # PUBACKed before the power cut
+    with Outbox(tmp_path / "o.db", clock=clock) as again:
+        assert again.settle_through(again.stream, 6).refused_beyond == 4
+        assert again.unsettled() == 2
 
 
 def test_puback_mode_settles_on_publish(tmp_path, kit):
@@ -115,6 +148,7 @@ def test_prune_drops_settled_rows_past_retention_but_never_an_unsettled_one(tmp_
         kit.append_records(outbox, 10, clock)  # day 0
         clock.advance(3 * DAY)
         kit.append_records(outbox, 5, clock)  # day 3: seq 11-15
+        outbox.note_sent(15)
         outbox.settle_through(outbox.stream, 12)
         outbox.mark_published_many(range(13, 16))
         clock.advance(5 * DAY)  # day 8: seq 1-10 are past retention
@@ -129,6 +163,7 @@ def test_prune_over_max_rows_removes_oldest_settled_and_keeps_every_unsettled(tm
     clock = ManualClock()
     with Outbox(tmp_path / "o.db", clock=clock, max_rows=5) as outbox:
         kit.append_records(outbox, 12, clock)
+        outbox.note_sent(12)
         outbox.settle_through(outbox.stream, 4)
         assert outbox.prune() == 4  # 12 held, 5 allowed, but only 4 are settled
         assert [r.seq for r in outbox.pending(100)] == list(range(5, 13))
@@ -145,6 +180,7 @@ def test_high_water_fires_on_unsettled_rows_and_on_low_disk(tmp_path, kit):
         assert not outbox.high_water()
         kit.append_records(outbox, 1, clock)
         assert outbox.high_water()
+        outbox.note_sent(6)
         outbox.settle_through(outbox.stream, 6)
         assert not outbox.high_water()
     floor = 1 << 62  # more than any disk has free

@@ -22,17 +22,9 @@ sent again after a reconnect and the server acks duplicates too. Under MQTT 5 th
 subscription also asks the broker not to send retained commands (Retain Handling 2); under 3.1.1
 the app must refuse messages flagged retained.
 
-Sending. Only while connected, in seq order, QoS 1, at most `window` outbox messages handed to
-paho at a time. Each PUBACK's reason code is checked (MQTT 5): 0x80 and above means the broker
-did not take the message, so it is sent again after a back-off. 0x10 "No matching subscribers"
-counts as success (the broker took it), but nobody received it: with ack settling the row stays
-unsettled and is sent again after the same back-off, so a server that lost its session (a
-killed broker) gets it as soon as it subscribes again; with PUBACK settling the row is settled,
-so the server must hold a persistent session, and then it always is a matching subscriber.
-A lost connection forgets everything in flight; after reconnecting, sending restarts from the
-oldest unsettled row (duplicates carry the same event_id/stream/seq; the server de-duplicates).
-If the oldest unsettled row has been sent and nothing settles it within `ack_timeout_s`, it and
-everything after it are sent again.
+Sending is the sender's (`firmware.link.sender`): only while connected, in seq order, QoS 1,
+at most `window` rows handed to paho, PUBACK reason codes checked, server acks bounded by what
+was sent.
 
 `publish_now` (state, telemetry, cmd-result) is for messages that are not kept: while offline
 they are dropped and the call returns False.
@@ -45,11 +37,9 @@ import json
 import logging
 import queue
 import random
-import re
 import socket
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -57,138 +47,26 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from firmware import topics
+from firmware import payloads, topics
 from firmware.clock import Clock
+from firmware.link.backoff import Backoff
+from firmware.link.news import Connack, Down, News, Puback, ServerAck, Wake
+from firmware.link.sender import FIRST_FAILURE_REASON, OnAckRefused, Sender
+from firmware.link.settings import PROTOCOLS, MqttSettings
 from firmware.store.outbox import Outbox, OutboxError
+from firmware.topics import OUTBOX_KINDS
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = {"5": MQTTProtocolVersion.MQTTv5, "3.1.1": MQTTProtocolVersion.MQTTv311}
 POLL_S = 0.1  # real seconds between looks at the clock while waiting for something
 STABLE_CONNECTION_S = 10.0  # a link that lasted this long resets the back-off
-PROGRESS_CHECK_S = 1.0  # how often the sender looks for rows nobody settles
 STOP_PUBLISH_TIMEOUT_S = 2.0  # how long stop() waits for the offline record's PUBACK
 PAHO_EXTRA_INFLIGHT = 4  # room beside the outbox window for birth, cmd-result
-FIRST_FAILURE_REASON = 0x80  # MQTT 5: reason codes from 0x80 up are failures
-NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: accepted, but no subscriber got it
-ACK_SCHEMA = "gatekiosk/ack/v1"
-STREAM_PATTERN = re.compile(r"[0-9a-f]{16,32}")
 # Messages that are not kept. "alarm" is here only for the storage_fault alarm the app sends
 # when the outbox itself has failed (best effort); every other alarm goes through the outbox.
 NOT_KEPT_KINDS = ("state", "telemetry", "cmd-result", "alarm")
 
 OnMessage = Callable[[str, "str | None", bytes, bool], None]
-
-
-@dataclass(frozen=True)
-class TlsSettings:
-    """TLS towards the broker: the CA that signed it, and this gate's certificate and key."""
-
-    ca_file: str
-    cert_file: str | None = None
-    key_file: str | None = None
-
-
-def parse_broker(value: str | tuple[str, int] | Sequence[Any]) -> tuple[str, int]:
-    """`"host:port"`, `"[v6addr]:port"`, `"mqtt(s)://host:port"` or `(host, port)` -> (host, port).
-
-    ValueError with one line if it is none of those. (Whether TLS is used is `MqttSettings.tls`.)
-    """
-    if isinstance(value, str):
-        _, _, address = value.rpartition("://")
-        host, sep, port_text = address.rpartition(":")
-        if not sep or not port_text.isdigit():
-            raise ValueError(f"broker {value!r} must be host:port")
-        host = host.strip("[]")
-        port = int(port_text)
-    elif isinstance(value, Sequence) and len(value) == 2:
-        if (not isinstance(value[0], str) or isinstance(value[1], bool)
-                or not isinstance(value[1], int)):
-            raise ValueError(f"broker {value!r} must be (host, port)")
-        host, port = value[0], value[1]
-    else:
-        raise ValueError(f"broker {value!r} must be host:port or (host, port)")
-    if not host or not 0 < port < 65536:
-        raise ValueError(f"broker {value!r}: empty host or port outside 1-65535")
-    return host, port
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    """How the gate connects. `client_id` is the device id."""
-
-    brokers: Sequence[str | tuple[str, int]]
-    client_id: str
-    protocol: str = "5"
-    keepalive: int = 30
-    tls: TlsSettings | None = None
-    username: str | None = None
-    password: str | None = None
-    window: int = 10
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 60.0
-    ack_timeout_s: float = 30.0
-    connect_timeout_s: float = 10.0
-    endpoints: tuple[tuple[str, int], ...] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.brokers, str | bytes) or not self.brokers:
-            raise ValueError("brokers must be a non-empty list of host:port")
-        object.__setattr__(self, "endpoints", tuple(parse_broker(b) for b in self.brokers))
-        topics.validate_id(self.client_id, "client_id")
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {self.protocol!r}")
-        if not 1 <= self.window <= 1000:
-            raise ValueError(f"window must be 1-1000, got {self.window}")
-        if self.keepalive < 1 or self.connect_timeout_s <= 0 or self.ack_timeout_s <= 0:
-            raise ValueError("keepalive, connect_timeout_s and ack_timeout_s must be positive")
-        if not 0 < self.backoff_initial_s <= self.backoff_max_s:
-            raise ValueError("backoff needs 0 < backoff_initial_s <= backoff_max_s")
-        if self.password is not None and self.username is None:
-            raise ValueError("password given without username")
-
-
-class Backoff:
-    """Exponential back-off with full jitter: wait n is uniform(0, min(max, initial * 2**n))."""
-
-    def __init__(self, initial_s: float, max_s: float, rng: random.Random) -> None:
-        self._initial_s = initial_s
-        self._max_s = max_s
-        self._rng = rng
-        self._attempts = 0
-
-    @property
-    def ceiling(self) -> float:
-        """The upper bound of the next wait."""
-        return min(self._max_s, self._initial_s * 2 ** min(self._attempts, 62))
-
-    def next_delay(self) -> float:
-        """The next wait, in seconds; each call doubles the ceiling up to the maximum."""
-        delay = self._rng.uniform(0.0, self.ceiling)
-        self._attempts += 1
-        return delay
-
-    def reset(self) -> None:
-        """Back to the first, shortest wait (after a link that held)."""
-        self._attempts = 0
-
-
-def parse_ack(payload: bytes) -> tuple[str, int]:
-    """The (stream, through_seq) of a server ack; ValueError with one line if it is not one."""
-    try:
-        ack = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"ack is not JSON: {exc}") from exc
-    if not isinstance(ack, dict):
-        raise ValueError("ack is not a JSON object")
-    if "schema" in ack and ack["schema"] != ACK_SCHEMA:
-        raise ValueError(f"ack schema {ack['schema']!r:.60} is not {ACK_SCHEMA}")
-    stream, through = ack.get("stream"), ack.get("through_seq")
-    if not isinstance(stream, str) or STREAM_PATTERN.fullmatch(stream) is None:
-        raise ValueError(f"ack stream {stream!r:.60} is not 16-32 lowercase hex characters")
-    if isinstance(through, bool) or not isinstance(through, int) or through < 0:
-        raise ValueError(f"ack through_seq {through!r:.30} is not an integer >= 0")
-    return stream, through
 
 
 def _reason(reason_code: ReasonCode | int) -> tuple[int, str]:
@@ -212,8 +90,7 @@ class MqttLink:
         state_payload: Callable[[], dict[str, Any]],
         will_payload: dict[str, Any] | Callable[[], dict[str, Any]],
         on_message: OnMessage,
-        telemetry: Callable[[], dict[str, Any] | None] | None = None,
-        telemetry_period_s: float = 60.0,
+        on_ack_refused: OnAckRefused | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
@@ -225,17 +102,14 @@ class MqttLink:
         self._state_payload = state_payload
         self._will_payload = will_payload
         self._on_message = on_message
-        self._telemetry = telemetry
-        self._telemetry_period_s = telemetry_period_s
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s,
                                 rng or random.Random())
-        # Separate from the connection back-off: a refused message must not delay reconnects.
-        self._publish_backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s,
-                                        random.Random())
-        self._outbox_topics = {
-            kind: topics.gate_topic(kind, community_id, gate_id) for kind in ("event", "alarm")
-        }
-        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._sender = Sender(
+            outbox, settings, clock,
+            {kind: topics.gate_topic(kind, community_id, gate_id) for kind in OUTBOX_KINDS},
+            on_ack_refused,
+        )
+        self._news: queue.Queue[News] = queue.Queue()
         self._stopping = threading.Event()
         self._wake_queued = threading.Event()
         self._thread: threading.Thread | None = None
@@ -251,14 +125,6 @@ class MqttLink:
         self._attempts = 0
         self._last_error: str | None = None
         self._next_attempt_at: float | None = None
-        # Sender state for the current connection, link thread only.
-        self._in_flight: dict[int, int] = {}  # paho mid -> seq
-        self._cursor = 0  # highest seq handed to paho on this connection
-        self._retry_from: int | None = None
-        self._retry_at: float | None = None
-        self._watch: tuple[int, float] | None = None  # (oldest unsettled seq, since)
-        self._next_progress_check = 0.0
-        self._next_telemetry = 0.0
         outbox.add_append_listener(self._wake)
 
     # -- public --------------------------------------------------------------------------------
@@ -292,7 +158,7 @@ class MqttLink:
             "connected_broker": self._broker if self._connected else None,
             "reconnects": max(self._connections - 1, 0),
             "connect_attempts": self._attempts,
-            "in_flight": len(self._in_flight),
+            "in_flight": len(self._sender.in_flight),
             "last_error": self._last_error,
             "next_attempt_in_s": (
                 None if next_attempt is None
@@ -344,7 +210,7 @@ class MqttLink:
         # however long the link is offline or not started).
         if not self._wake_queued.is_set():
             self._wake_queued.set()
-            self._events.put(("wake",))
+            self._news.put(Wake())
 
     def _on_socket_open(self, _client: mqtt.Client, _generation: int, sock: Any) -> None:
         # Nagle's algorithm holds a small packet written right behind another (a PUBACK, then
@@ -355,15 +221,15 @@ class MqttLink:
 
     def _on_connect(self, _client: mqtt.Client, generation: int, _flags: Any,
                     reason_code: ReasonCode, _properties: Any) -> None:
-        self._events.put(("connack", generation, *_reason(reason_code)))
+        self._news.put(Connack(generation, *_reason(reason_code)))
 
     def _on_disconnect(self, _client: mqtt.Client, generation: int, _flags: Any,
                        reason_code: ReasonCode, _properties: Any) -> None:
-        self._events.put(("down", generation, *_reason(reason_code)))
+        self._news.put(Down(generation, *_reason(reason_code)))
 
     def _on_publish(self, _client: mqtt.Client, generation: int, mid: int,
                     reason_code: ReasonCode, _properties: Any) -> None:
-        self._events.put(("puback", generation, mid, *_reason(reason_code)))
+        self._news.put(Puback(generation, mid, *_reason(reason_code)))
 
     def _on_subscribe(self, _client: mqtt.Client, _generation: int, _mid: int,
                       reason_codes: list[ReasonCode], _properties: Any) -> None:
@@ -387,11 +253,11 @@ class MqttLink:
         kind, name = kind_name
         if kind == "ack":
             try:
-                stream, through = parse_ack(bytes(message.payload))
+                stream, through = payloads.parse_ack(bytes(message.payload))
             except ValueError as exc:
                 log.warning("bad ack ignored: %s", exc)
                 return
-            self._events.put(("ack", stream, through))
+            self._news.put(ServerAck(stream, through))
             return
         try:
             self._on_message(kind, name, bytes(message.payload), bool(message.retain))
@@ -494,7 +360,7 @@ class MqttLink:
         while self._connack is None and self._link_lost is None:
             if self._stopping.is_set() or self._clock.monotonic() >= deadline:
                 break
-            self._handle_events(POLL_S)
+            self._handle_news(POLL_S)
         if self._connack is None or self._connack[0] >= FIRST_FAILURE_REASON:
             if self._connack is not None:
                 self._last_error = f"{where}: refused: {self._connack[1]}"
@@ -537,33 +403,20 @@ class MqttLink:
 
     def _serve(self) -> None:
         """Send from the outbox while the link is up; return when it is lost or on stop."""
-        self._in_flight = {}
-        self._cursor = 0
-        self._retry_from = self._retry_at = None
-        self._watch = None
-        now = self._clock.monotonic()
-        self._next_progress_check = now + PROGRESS_CHECK_S
-        self._next_telemetry = now
+        self._sender.start_connection(self._clock.monotonic())
         while not self._stopping.is_set():
             try:
-                self._handle_events(POLL_S)
-                if self._link_lost is not None or not self._client_is_connected():
+                self._handle_news(POLL_S)
+                client = self._client
+                if self._link_lost is not None or client is None or not client.is_connected():
                     self._last_error = f"{self._broker}: link lost: {self._link_lost or 'closed'}"
                     log.warning("mqtt %s", self._last_error)
                     return
-                now = self._clock.monotonic()
-                if self._retry_at is not None and now >= self._retry_at:
-                    assert self._retry_from is not None
-                    self._cursor = min(self._cursor, self._retry_from - 1)
-                    self._retry_from = self._retry_at = None
-                if now >= self._next_progress_check:
-                    self._next_progress_check = now + PROGRESS_CHECK_S
-                    self._resend_if_stuck(now)
-                if not self._fill_window():
+                self._sender.tick(self._clock.monotonic())
+                lost = self._sender.fill_window(client)
+                if lost is not None:
+                    self._link_lost = lost
                     return
-                if self._telemetry is not None and now >= self._next_telemetry:
-                    self._next_telemetry = now + self._telemetry_period_s
-                    self._send_telemetry()
             except OutboxError as exc:
                 # The app sees the same storage fault on append and raises storage_fault; here
                 # we keep the link and try again shortly.
@@ -571,105 +424,37 @@ class MqttLink:
                 log.error("mqtt sender: %s", exc)
                 self._wait_until(self._clock.monotonic() + 1.0)
 
-    def _client_is_connected(self) -> bool:
-        client = self._client
-        return client is not None and client.is_connected()
-
-    def _fill_window(self) -> bool:
-        """Hand paho the next rows up to the window; False if paho says the link is gone."""
-        room = self._settings.window - len(self._in_flight)
-        if room <= 0 or self._retry_at is not None:
-            return True
-        client = self._client
-        if client is None:
-            return False
-        for row in self._outbox.pending(room, after_seq=self._cursor):
-            info = client.publish(self._outbox_topics[row.kind], row.payload.encode(), qos=1)
-            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                self._link_lost = f"publish refused: {mqtt.error_string(info.rc)}"
-                return False
-            self._in_flight[info.mid] = row.seq
-            self._cursor = row.seq
-        return True
-
-    def _resend_if_stuck(self, now: float) -> None:
-        """Send again from the oldest unsettled row if it was sent and stays unsettled."""
-        oldest = self._outbox.oldest_unsettled()
-        if oldest is None or oldest > self._cursor:
-            self._watch = None
-        elif self._watch is None or self._watch[0] != oldest:
-            self._watch = (oldest, now)
-        elif now - self._watch[1] >= self._settings.ack_timeout_s:
-            log.warning("seq %d unsettled %.0f s after sending; sending again from it",
-                        oldest, now - self._watch[1])
-            self._cursor = min(self._cursor, oldest - 1)
-            self._watch = (oldest, now)
-
-    def _send_telemetry(self) -> None:
-        assert self._telemetry is not None
+    def _handle_news(self, timeout_s: float) -> None:
+        """Wait up to `timeout_s` for news, then apply everything queued at once (PUBACKs and
+        acks are batched so that a burst costs one fsync, not one per message)."""
         try:
-            payload = self._telemetry()
-        except Exception:
-            log.exception("telemetry payload failed")
-            return
-        if payload is not None:
-            self.publish_now("telemetry", payload, qos=0)
-
-    def _handle_events(self, timeout_s: float) -> None:
-        """Wait up to `timeout_s` for posted events, then apply everything queued at once
-        (PUBACKs and acks are batched so that a burst costs one fsync, not one per message)."""
-        try:
-            batch = [self._events.get(timeout=timeout_s)]
+            batch = [self._news.get(timeout=timeout_s)]
         except queue.Empty:
             return
         while True:
             try:
-                batch.append(self._events.get_nowait())
+                batch.append(self._news.get_nowait())
             except queue.Empty:
                 break
-        published: list[int] = []
-        heard = False
-        resend: list[tuple[int, str]] = []  # refused, or (ack mode) taken by nobody
+        pubacks: list[Puback] = []
         acks: dict[str, int] = {}
         current = self._generation
-        for event in batch:
-            kind = event[0]
-            if kind == "ack":
-                acks[event[1]] = max(acks.get(event[1], 0), event[2])
-            elif kind == "wake":
+        for news in batch:
+            if isinstance(news, ServerAck):
+                acks[news.stream] = max(acks.get(news.stream, 0), news.through_seq)
+            elif isinstance(news, Wake):
                 self._wake_queued.clear()
-            elif event[1] != current:
+            elif news.generation != current:
                 continue  # news from a connection already given up
-            elif kind == "connack":
-                self._connack = (event[2], event[3])
-            elif kind == "down":
-                self._link_lost = event[3]
-            elif kind == "puback":
-                seq = self._in_flight.pop(event[2], None)
-                if seq is None:
-                    continue  # a message sent with publish_now
-                reason = event[3]
-                if reason >= FIRST_FAILURE_REASON:
-                    resend.append((seq, f"broker refused seq {seq}: {event[4]}"))
-                    continue
-                published.append(seq)
-                if reason == NO_MATCHING_SUBSCRIBERS and self._outbox.settle_on == "ack":
-                    resend.append((seq, f"no subscriber took seq {seq}"))
-                else:
-                    heard = True
-        if published:
-            self._outbox.mark_published_many(published)
-        if heard and not resend:
-            self._publish_backoff.reset()
-        if resend:
-            first, why = min(resend)
-            delay = self._publish_backoff.next_delay()
-            self._last_error = why
-            log.warning("mqtt %s; sending again in %.2f s", why, delay)
-            self._retry_from = first if self._retry_from is None else min(self._retry_from, first)
-            self._retry_at = self._clock.monotonic() + delay
-        for stream, through in acks.items():
-            self._outbox.settle_through(stream, through)
+            elif isinstance(news, Connack):
+                self._connack = (news.code, news.name)
+            elif isinstance(news, Down):
+                self._link_lost = news.name
+            else:
+                pubacks.append(news)
+        problem = self._sender.apply(pubacks, acks)
+        if problem is not None:
+            self._last_error = problem
 
     def _wait_until(self, deadline: float) -> None:
         while not self._stopping.is_set():
@@ -677,7 +462,7 @@ class MqttLink:
             if remaining <= 0:
                 return
             try:
-                self._handle_events(min(POLL_S, remaining))
+                self._handle_news(min(POLL_S, remaining))
             except OutboxError as exc:
                 log.error("mqtt link: %s", exc)
 
@@ -686,7 +471,7 @@ class MqttLink:
         with self._client_lock:
             client, self._client = self._client, None
         self._connected = False
-        self._in_flight = {}
+        self._sender.forget_in_flight()
         if client is None:
             return
         sock = client.socket()
@@ -712,6 +497,6 @@ class MqttLink:
             for _ in range(int(STOP_PUBLISH_TIMEOUT_S / POLL_S)):
                 if self._link_lost is not None:
                     break
-                self._handle_events(POLL_S)
+                self._handle_news(POLL_S)
         self._drop_connection()
         log.info("mqtt link stopped")
