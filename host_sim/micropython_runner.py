@@ -134,7 +134,8 @@ def run_file(
     # The artifact imports the package's host-callback bridge; scripts here never call it.
     linker.define_unknown_imports_as_traps(module)
 
-    # The epoch deadline is per store, so one tick stops only this run.
+    # One tick of the engine's epoch stops what runs now; a later run's deadline counts from
+    # the epoch it starts at, so an old tick never stops it.
     timer = threading.Timer(timeout_s, engine.increment_epoch)
     timer.daemon = True
     exit_code = 0

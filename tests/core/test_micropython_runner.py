@@ -50,8 +50,18 @@ def test_a_runaway_loop_is_stopped_by_its_fuel(tmp_path: Path) -> None:
         micropython_runner.run_file(name, tmp_path, fuel=50_000_000)
 
 
+def test_a_runaway_loop_is_stopped_by_the_wall_clock_limit(tmp_path: Path) -> None:
+    name = script(tmp_path, "while True:\n    pass\n")
+    with pytest.raises(micropython_runner.MicroPythonTrap, match="stopped"):
+        micropython_runner.run_file(name, tmp_path, fuel=10**15, timeout_s=0.5)
+    after = micropython_runner.run_file(script(tmp_path, "print('next')\n"), tmp_path)
+    assert after.stdout == "next\n"
+
+
 def test_copy_core_brings_the_core_and_nothing_of_the_shell(tmp_path: Path) -> None:
     core = micropython_runner.copy_core(tmp_path)
     names = {p.name for p in core.iterdir()}
+    assert names == {p.name for p in micropython_runner.CORE_DIR.glob("*.py")}
     assert {"policy.py", "status_list.py", "temperature.py"} <= names
-    assert sorted((tmp_path / "firmware").iterdir()) == [tmp_path / "firmware" / "__init__.py", core]
+    package = tmp_path / "firmware"
+    assert sorted(package.iterdir()) == [package / "__init__.py", core]
