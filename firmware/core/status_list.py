@@ -57,10 +57,15 @@ def inflate(data: bytes, limit: int = MAX_LIST_BYTES) -> bytes:
 
         import deflate
 
-        stream = deflate.DeflateIO(io.BytesIO(data), deflate.ZLIB)
+        source = io.BytesIO(data)
+        stream = deflate.DeflateIO(source, deflate.ZLIB)
         out = stream.read(limit + 1)
         if len(out) > limit:
             raise StatusListError("status list too large")
+        # DeflateIO stops at the end of the stream without complaint; what follows is ours to
+        # refuse, as zlib's `unused_data` is on CPython.
+        if source.read(1):
+            raise StatusListError("status list is not one complete zlib stream")
         return bytes(out)
     except StatusListError:
         raise
