@@ -2,12 +2,16 @@
 
     gatekiosk pass keygen --kid K [--alg EdDSA|ES256] --out private.jwks [--public-out public.jwks]
     gatekiosk pass issue --key private.jwks --community C --id PASSID --type resident ...
+        [--format cwt|jwt]
     gatekiosk pass status-list --key private.jwks --uri URI --in statuses.csv --out list.jwt
     gatekiosk pass inspect TOKEN [--keys public.jwks]
 
 Passes are kept short on purpose: a QR code's density decides how far from the camera it can be
-read, so the header is {alg, kid, typ}, only the claims a pass needs are written, and JSON has
-no whitespace. Bad input is one line on stderr and exit status 2.
+read. By default a pass is the compact form (DESIGN 2.1b: `GK1:` + base45 of a COSE_Sign1 with
+CWT claims), which QR codes carry in their dense alphanumeric mode; `--format jwt` issues the
+JWT (header {alg, kid, typ}, only the claims a pass needs, JSON without whitespace). Either way
+the QR version is reported on stderr, so stdout is the token alone. Bad input is one line on
+stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ STATUS_BY_NAME = {name: value for value, name in status_list.STATUS_NAMES.items(
 QR_ERROR_CORRECTION = "m"
 QR_BORDER_MODULES = 4
 QR_DEFAULT_SCALE = 8
+PASS_FORMATS = ("cwt", "jwt")
 _UNITS_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -83,7 +88,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     issue.add_argument("--status-uri", help="the status list's uri (its sub)")
     issue.add_argument("--unit", help="building-unit-room, e.g. 3-2-501")
     issue.add_argument("--gates", help="comma-separated gate ids the pass is restricted to")
-    issue.add_argument("--jti", help="unique id; a visitor pass with one is single-use per gate")
+    issue.add_argument(
+        "--jti",
+        help="unique id; a visitor pass with one is single-use per gate (in a compact pass its "
+        "bytes become the cti, which gates read as lowercase hex)",
+    )
     issue.add_argument(
         "--reusable",
         action="store_true",
@@ -96,6 +105,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "staff 30d, visitor 24h)",
     )
     issue.add_argument("--now", type=_non_negative_int, help="issue time (iat), epoch seconds")
+    issue.add_argument(
+        "--format",
+        choices=PASS_FORMATS,
+        default="cwt",
+        dest="pass_format",
+        help="cwt: compact GK1: pass (default, smaller QR); jwt: the JWT form",
+    )
     issue.add_argument("--qr", type=Path, help="also write the QR code to this PNG file")
     issue.add_argument(
         "--qr-scale", type=_positive_int, default=QR_DEFAULT_SCALE, help="pixels per QR module"
@@ -273,7 +289,12 @@ def _check_id(value: str, what: str) -> str:
 
 
 def build_pass_claims(args: argparse.Namespace, now: int) -> dict[str, Any]:
-    """The claims of the pass `args` describe, in a compact order; raises UsageError."""
+    """The claims of the pass `args` describe, in a compact order; raises UsageError.
+
+    Named as in the JWT for both forms. For a compact pass `jti` is the hex of the cti bytes:
+    the bytes of `--jti`, or 8 random bytes for a visitor.
+    """
+    compact = getattr(args, "pass_format", "jwt") == "cwt"
     _check_id(args.community, "community")
     if not PASS_ID_PATTERN.fullmatch(args.pass_id):
         raise UsageError("pass id must be 1-64 printable ASCII characters without spaces")
@@ -314,12 +335,14 @@ def build_pass_claims(args: argparse.Namespace, now: int) -> dict[str, Any]:
     jti = args.jti
     if jti is not None and args.reusable:
         raise UsageError("--jti and --reusable contradict each other")
-    if jti is None and args.pass_type == "visitor" and not args.reusable:
-        jti = b64.encode(secrets.token_bytes(VISITOR_JTI_BYTES))
-    if jti is not None:
+    random_jti = jti is None and args.pass_type == "visitor" and not args.reusable
+    if random_jti:
+        raw = secrets.token_bytes(VISITOR_JTI_BYTES)
+        claims["jti"] = raw.hex() if compact else b64.encode(raw)
+    elif jti is not None:
         if not PASS_ID_PATTERN.fullmatch(jti):
             raise UsageError(f"jti must be 1-{MAX_JTI_CHARS} printable ASCII characters")
-        claims["jti"] = jti
+        claims["jti"] = jti.encode("ascii").hex() if compact else jti
     return claims
 
 
@@ -338,12 +361,22 @@ def _now(args: argparse.Namespace) -> int:
     return int(time.time()) if args.now is None else int(args.now)
 
 
-def write_qr(token: str, path: Path, scale: int = QR_DEFAULT_SCALE) -> str:
-    """Write the QR code of `token` as PNG (error correction M, 4-module border); its version."""
+def _qr_code(token: str) -> Any:
     import segno  # only the community side renders QR codes
 
-    # boost_error=False keeps level M exactly: the contract of what a gate must read.
-    qr = segno.make(token, error=QR_ERROR_CORRECTION, boost_error=False, micro=False)
+    # boost_error=False keeps level M exactly: the contract of what a gate must read. segno
+    # picks the alphanumeric mode by itself for a compact pass.
+    return segno.make(token, error=QR_ERROR_CORRECTION, boost_error=False, micro=False)
+
+
+def qr_version(token: str) -> str:
+    """The QR version and error level the pass's code needs, e.g. "11-M"."""
+    return str(_qr_code(token).designator)
+
+
+def write_qr(token: str, path: Path, scale: int = QR_DEFAULT_SCALE) -> str:
+    """Write the QR code of `token` as PNG (error correction M, 4-module border); its version."""
+    qr = _qr_code(token)
     try:
         qr.save(str(path), kind="png", scale=scale, border=QR_BORDER_MODULES)
     except OSError as exc:
@@ -355,7 +388,10 @@ def _issue(args: argparse.Namespace) -> int:
     now = _now(args)
     claims = build_pass_claims(args, now)
     key = load_signing_key(args.key, args.kid)
-    token = credentials.sign_token(claims, key, credentials.PASS_TYP)
+    if args.pass_format == "cwt":
+        token = credentials.sign_cwt_pass(claims, key)
+    else:
+        token = credentials.sign_token(claims, key, credentials.PASS_TYP)
     if len(token) > credentials.MAX_CODE_CHARS:
         raise UsageError(
             f"the pass would be {len(token)} characters; gates refuse more than "
@@ -364,6 +400,8 @@ def _issue(args: argparse.Namespace) -> int:
     if args.qr is not None:
         version = write_qr(token, args.qr, args.qr_scale)
         sys.stderr.write(f"QR {version}, {len(token)} characters, written to {args.qr}\n")
+    else:
+        sys.stderr.write(f"QR {qr_version(token)}, {len(token)} characters\n")
     print(token)
     return 0
 
@@ -513,6 +551,7 @@ def _inspect(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     report: dict[str, Any] = {
+        "form": "cwt" if token.startswith(credentials.PREFIX) else "jwt",
         "verified": False,
         "note": "UNVERIFIED: the signature was not checked",
         "header": header,
@@ -524,7 +563,7 @@ def _inspect(args: argparse.Namespace) -> int:
     if args.keys is not None:
         keys = credentials.KeySet.load(args.keys)
         typ = header.get("typ")
-        if typ == credentials.PASS_TYP:
+        if typ in (credentials.PASS_TYP, credentials.CWT_PASS_TYP):
             reason = credentials.verify_pass(token, keys).reason
         elif typ == credentials.STATUS_LIST_TYP:
             reason = credentials.verify_status_list_token(token, keys).reason

@@ -161,7 +161,7 @@ def _b64json(obj):
                 + token(w).split(".")[1]
                 + "."
             ),
-            "unrecognized_code",
+            "unsupported_algorithm",
         ),
         (
             lambda w: (
@@ -190,7 +190,6 @@ def test_attacks_on_the_pass_are_denied_with_their_reason(world, capsys, make, r
     ("overrides", "message"),
     [
         ({"--community": "SG/1"}, "community"),
-        ({"--status-list": "forged-status.jwt"}, "refused: bad_signature"),
         ({"--status-list": "missing.jwt"}, "cannot read"),
         ({"--code-file": "missing.bin"}, "cannot read"),
         ({"--temp": "nan"}, "--temp"),
@@ -212,6 +211,29 @@ def test_usage_errors_exit_2_with_one_line(world, capsys, overrides, message):
     assert rc == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_a_status_list_that_fails_verification_is_ignored_with_a_note_as_the_gate_does(
+    world, capsys
+):
+    argv = ["--status-list", str(world["dir"] / "forged-status.jwt")]
+    rc, out, err = decide(world, capsys, *argv, "--code", token(world, 0), status=False)
+    assert rc == 0
+    # Without a list the resident's status is unknown; the forged list's "all normal" is unused.
+    assert event_of(out)["reasons"] == ["status_unknown"]
+    assert len(err.strip().splitlines()) == 1
+    assert "forged-status.jwt" in err and "bad_signature" in err and "ignored" in err
+
+
+def test_a_status_list_that_is_not_a_token_is_ignored_too(world, capsys, tmp_path):
+    junk = tmp_path / "junk.jwt"
+    junk.write_text("not a token\n")
+    rc, out, err = decide(
+        world, capsys, "--status-list", str(junk), "--code", token(world), status=False
+    )
+    assert rc == 0
+    assert event_of(out)["reasons"] == ["status_unknown"]
+    assert "malformed_status_list" in err
 
 
 def test_argument_errors_are_one_line_without_the_usage_block():
