@@ -86,8 +86,19 @@ RESIDENT = (
 VISITOR = ("--id", "V8N3Q5R2T7W4Y6ZA", "--type", "visitor", "--gates", "north-1,east-2")
 
 
+def _best_rates(works: dict[Any, Any]) -> dict[Any, float]:
+    """Calls per second of each work, their windows interleaved so load on the shared host
+    weighs on all of them alike; the best window of each."""
+    window = SECONDS_PER_MEASUREMENT / WINDOWS_PER_MEASUREMENT
+    best = dict.fromkeys(works, 0.0)
+    for _ in range(WINDOWS_PER_MEASUREMENT):
+        for name, work in works.items():
+            best[name] = max(best[name], _window_rate(work, window))
+    return best
+
+
 def _form_figures(key: Path, keys: credentials.KeySet, form: str) -> dict[str, Any]:
-    """Sizes and verification rates of a typical resident and visitor pass in one form."""
+    """Sizes of a typical resident and visitor pass in one form, and the works to time."""
     resident = _issue(key, *RESIDENT, "--format", form)
     visitor = _issue(key, *VISITOR, "--valid-for", "24h", "--format", form)
     assert credentials.verify_pass(resident, keys).ok
@@ -101,16 +112,13 @@ def _form_figures(key: Path, keys: credentials.KeySet, form: str) -> dict[str, A
     else:
         forged = credentials.sign_token(claims, impostor, credentials.PASS_TYP)
     assert credentials.verify_pass(forged, keys).reason == "bad_signature"
-    rate = _per_second(lambda: credentials.verify_pass(resident, keys))
-    refused = _per_second(lambda: credentials.verify_pass(forged, keys))
-    # Everything but the signature: size, shape, strict decoding, header and claims.
-    decode = credentials.decode_unverified
-    decoded = _per_second(lambda: decode(resident), seconds=SECONDS_PER_MEASUREMENT / 2)
     figures: dict[str, Any] = {
-        "verify_per_s": round(rate),
-        "verify_us": round(1e6 / rate, 1),
-        "refuse_bad_signature_per_s": round(refused),
-        "decode_without_signature_us": round(1e6 / decoded, 1),
+        "works": {
+            "verify": lambda: credentials.verify_pass(resident, keys),
+            "refuse_bad_signature": lambda: credentials.verify_pass(forged, keys),
+            # Everything but the signature: size, shape, strict decoding, header and claims.
+            "decode_without_signature": lambda: credentials.decode_unverified(resident),
+        }
     }
     for name, token in (("resident", resident), ("visitor", visitor)):
         version = _qr_version(token)
@@ -118,6 +126,23 @@ def _form_figures(key: Path, keys: credentials.KeySet, form: str) -> dict[str, A
         figures[f"{name}_pass_qr"] = version
         figures[f"{name}_pass_qr_modules"] = _modules_per_side(version)
     return figures
+
+
+def _timed(section: dict[str, Any]) -> None:
+    """Time both forms' works together and put the rates in place of the works."""
+    works = {
+        (form, name): work
+        for form in ("jwt", "cwt")
+        for name, work in section[form].pop("works").items()
+    }
+    rates = _best_rates(works)
+    for (form, name), rate in rates.items():
+        if name == "decode_without_signature":
+            section[form]["decode_without_signature_us"] = round(1e6 / rate, 1)
+        else:
+            section[form][f"{name}_per_s"] = round(rate)
+    for form in ("jwt", "cwt"):
+        section[form]["verify_us"] = round(1e6 / rates[(form, "verify")], 1)
 
 
 def run() -> dict[str, Any]:
@@ -140,6 +165,7 @@ def run() -> dict[str, Any]:
             )
             keys = credentials.KeySet.load(public)
             section = {form: _form_figures(private, keys, form) for form in ("jwt", "cwt")}
+            _timed(section)
             jwt, cwt = section["jwt"], section["cwt"]
             section["cwt_verify_vs_jwt"] = round(cwt["verify_per_s"] / jwt["verify_per_s"], 2)
             figures[alg] = section

@@ -18,6 +18,7 @@ are dropped.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ CLAIM_LABELS: dict[str, int | str] = {
 _CLAIM_NAMES = {label: name for name, label in CLAIM_LABELS.items()}
 _TEXT_CLAIMS = ("iss", "sub", "pt", "unit")
 _DATE_CLAIMS = ("exp", "nbf", "iat")
+# The jti a gate sees for cti bytes, and so the only jti a compact pass can be signed with.
+_LOWER_HEX = re.compile(r"(?:[0-9a-f]{2})+")
 # RFC 9285 §4: the 45 characters of the QR code's alphanumeric mode.
 BASE45_ALPHABET = frozenset(string.digits + string.ascii_uppercase + " $%*+-./:")
 
@@ -147,7 +150,7 @@ def claims_to_cwt(claims: Mapping[str, Any]) -> dict[int | str, Any]:
         if name not in CLAIM_LABELS:
             raise ValueError(f"claim {name!r} has no place in a compact pass")
         if name == "jti":
-            if not isinstance(value, str) or value != value.lower():
+            if not isinstance(value, str) or not _LOWER_HEX.fullmatch(value):
                 raise ValueError("jti of a compact pass must be lowercase hex")
             value = bytes.fromhex(value)
         payload[CLAIM_LABELS[name]] = value

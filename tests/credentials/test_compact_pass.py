@@ -229,3 +229,14 @@ def test_an_unexpected_internal_error_is_a_refusal_not_an_exception(monkeypatch,
     result = credentials.verify_pass(jws.forge_cwt(jws.cose_header(), jws.cwt_claims()), keys)
     _assert_refused(result, reasons.MALFORMED_PASS)
     assert "RuntimeError" in caplog.text
+
+
+@pytest.mark.parametrize("jti", ["v-0042", "00FF", "0", "00 ff", ""])
+def test_signing_refuses_a_jti_that_would_not_read_back_the_same(jti, ed_key, jws):
+    with pytest.raises(ValueError, match="hex"):
+        credentials.sign_cwt_pass(jws.resident_claims(jti=jti), ed_key)
+
+
+def test_signing_refuses_a_claim_with_no_place_in_a_compact_pass(ed_key, jws):
+    with pytest.raises(ValueError, match="note"):
+        credentials.sign_cwt_pass(jws.resident_claims(note="x"), ed_key)
