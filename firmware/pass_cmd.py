@@ -31,6 +31,8 @@ from typing import Any
 from firmware import credentials
 from firmware.command_auth import COMMAND_TYP
 from firmware.core import b64, status_list
+from firmware.credentials import status_lists
+from firmware.credentials.status_lists import MAX_STATUS_INDEX
 
 ID_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
 # Every pass carries its kid: keep it short.
@@ -46,10 +48,6 @@ DEFAULT_VALIDITY = {"resident": "365d", "staff": "30d", "visitor": "24h"}
 DEFAULT_STATUS_LIST_VALIDITY = "24h"
 # Random bytes in a default visitor jti: 64 bits, 11 characters.
 VISITOR_JTI_BYTES = 8
-STATUS_BITS = 2
-# The gate refuses lists that unpack to more than this many bytes (firmware.core.status_list).
-MAX_STATUS_INDEX = status_list.MAX_LIST_BYTES * (8 // STATUS_BITS) - 1
-STATUS_BY_NAME = {name: value for value, name in status_list.STATUS_NAMES.items()}
 QR_ERROR_CORRECTION = "m"
 QR_BORDER_MODULES = 4
 QR_DEFAULT_SCALE = 8
@@ -156,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
     action: Callable[[argparse.Namespace], int] = args._action
     try:
         return action(args)
-    except (UsageError, credentials.KeySetError) as exc:
+    except (UsageError, credentials.KeySetError, status_lists.StatusInputError) as exc:
         sys.stderr.write(f"gatekiosk pass {args.pass_action}: error: {exc}\n")
         return 2
 
@@ -410,113 +408,21 @@ def _issue(args: argparse.Namespace) -> int:
 # status-list
 
 
-def _status_value(text: Any, where: str) -> int:
-    if isinstance(text, bool):
-        raise UsageError(f"{where}: status {text!r} is not 0-3 or a status name")
-    if isinstance(text, int) and 0 <= text <= 3:
-        return text
-    if isinstance(text, str):
-        word = text.strip().lower()
-        if word in STATUS_BY_NAME:
-            return STATUS_BY_NAME[word]
-        if word in ("0", "1", "2", "3"):
-            return int(word)
-    names = ", ".join(STATUS_BY_NAME)
-    raise UsageError(f"{where}: status {text!r} is not 0-3 or one of {names}")
-
-
-def _index_value(text: Any, where: str) -> int:
-    if isinstance(text, str) and text.strip().isascii() and text.strip().isdigit():
-        text = int(text.strip())
-    if not isinstance(text, int) or isinstance(text, bool) or text < 0:
-        raise UsageError(f"{where}: index {text!r} is not a non-negative integer")
-    if text > MAX_STATUS_INDEX:
-        raise UsageError(f"{where}: index {text} is larger than a status list holds")
-    return text
-
-
-def parse_statuses_csv(text: str, name: str) -> dict[int, int]:
-    """index -> status from lines "index,status" (# comments, blank lines, an optional header)."""
-    statuses: dict[int, int] = {}
-    first_line_of: dict[int, int] = {}
-    seen_content = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{name} line {number}"
-        fields = [field.strip() for field in line.split(",")]
-        if not seen_content and [f.lower() for f in fields] == ["index", "status"]:
-            seen_content = True
-            continue
-        seen_content = True
-        if len(fields) != 2:
-            raise UsageError(f"{where}: expected 'index,status', got {line[:40]!r}")
-        index = _index_value(fields[0], where)
-        if index in statuses:
-            raise UsageError(f"{where}: index {index} already given on line {first_line_of[index]}")
-        statuses[index] = _status_value(fields[1], where)
-        first_line_of[index] = number
-    return statuses
-
-
-def parse_statuses_json(text: str, name: str) -> dict[int, int]:
-    """index -> status from {"12": 2, ...} or a list whose positions are the indexes."""
-    try:
-        data = credentials.strict_json_loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{name} is not JSON: {str(exc).splitlines()[0]}") from None
-    statuses: dict[int, int] = {}
-    if isinstance(data, list):
-        if len(data) > MAX_STATUS_INDEX + 1:
-            raise UsageError(f"{name}: more entries than a status list holds")
-        for index, value in enumerate(data):
-            statuses[index] = _status_value(value, f"{name} entry {index}")
-        return statuses
-    if not isinstance(data, dict):
-        raise UsageError(f'{name}: expected a JSON object {{"index": status}} or a list')
-    for key, value in data.items():
-        where = f"{name} entry {key!r}"
-        index = _index_value(key, where)
-        if index in statuses:  # "12" and "012" name the same index
-            raise UsageError(f"{where}: index {index} given twice")
-        statuses[index] = _status_value(value, where)
-    return statuses
-
-
 def read_statuses(path: Path) -> dict[int, int]:
     """Statuses from a .json file, or from CSV lines otherwise; raises UsageError."""
     text = _read_text(path, "statuses file")
     if path.suffix.lower() == ".json":
-        return parse_statuses_json(text, path.name)
-    return parse_statuses_csv(text, path.name)
-
-
-def build_status_list_claims(
-    statuses: dict[int, int], uri: str, now: int, lifetime_s: int, ttl: int | None, size: int
-) -> dict[str, Any]:
-    """Claims of a status-list JWT (DESIGN 2.2) for index -> status; unlisted indexes are 0."""
-    length = max(size, max(statuses, default=-1) + 1)
-    if length > MAX_STATUS_INDEX + 1:
-        raise UsageError("--size is larger than a status list holds")
-    values = [status_list.NORMAL] * length
-    for index, value in statuses.items():
-        values[index] = value
-    claims: dict[str, Any] = {"sub": uri, "iat": now, "exp": now + lifetime_s}
-    if ttl is not None:
-        claims["ttl"] = ttl
-    claims["status_list"] = {
-        "bits": STATUS_BITS,
-        "lst": status_list.encode_lst(values, STATUS_BITS),
-    }
-    return claims
+        return status_lists.parse_statuses_json(text, path.name)
+    return status_lists.parse_statuses_csv(text, path.name)
 
 
 def _status_list(args: argparse.Namespace) -> int:
     _check_uri(args.uri)
     lifetime = parse_duration(args.valid_for)
     statuses = read_statuses(args.source)
-    claims = build_status_list_claims(statuses, args.uri, _now(args), lifetime, args.ttl, args.size)
+    claims = status_lists.build_status_list_claims(
+        statuses, args.uri, _now(args), lifetime, args.ttl, args.size
+    )
     key = load_signing_key(args.key, args.kid)
     token = credentials.sign_token(claims, key, credentials.STATUS_LIST_TYP)
     if len(token) > credentials.MAX_STATUS_LIST_TOKEN_CHARS:

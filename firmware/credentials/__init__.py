@@ -3,7 +3,8 @@
 Verification (runs on the gate): `passes` (the entry point for a pass code in either form),
 `jws` (JWT passes, status lists, admin commands), `cwt` with `cbor_strict` (the compact pass of
 DESIGN 2.1b), `keys` (the trusted JWKS). Signing (community side only): `signing` (keygen,
-passes in both forms, status lists). Every name below is part of the package's interface.
+passes in both forms, status lists and commands), `status_lists` (building a list's claims).
+Every name below is part of the package's interface.
 """
 
 from firmware.credentials.cwt import CWT_PASS_TYP, PREFIX
