@@ -1,4 +1,5 @@
-"""Credential figures: pass verifications per second on one core, and how big a pass's QR is.
+"""Credential figures: pass verifications per second on one core, and how big a pass's QR is,
+for both pass forms (the JWT and the compact `GK1:` pass), with each key type.
 
 The passes are issued by `gatekiosk pass issue` itself, with realistic claims, so the sizes are
 what a resident or visitor would carry.
@@ -23,6 +24,8 @@ NOW = 1_767_225_600
 COMMUNITY = "sunshine-garden"
 STATUS_URI = "https://sunshine-garden.example/sl/1"
 SECONDS_PER_MEASUREMENT = 2.0
+# The build host is shared: the best of several short windows is the machine's own speed.
+WINDOWS_PER_MEASUREMENT = 5
 
 
 def _cli(*argv: str) -> str:
@@ -40,8 +43,7 @@ def _issue(key: Path, *extra: str) -> str:
     )
 
 
-def _per_second(work: Any, seconds: float = SECONDS_PER_MEASUREMENT) -> float:
-    """Calls of `work` per second, in one thread (so on one core)."""
+def _window_rate(work: Any, seconds: float) -> float:
     calls = 0
     started = time.perf_counter()
     deadline = started + seconds
@@ -54,8 +56,93 @@ def _per_second(work: Any, seconds: float = SECONDS_PER_MEASUREMENT) -> float:
             return calls / (now - started)
 
 
+def _per_second(work: Any, seconds: float = SECONDS_PER_MEASUREMENT) -> float:
+    """Calls of `work` per second, in one thread (so on one core): the best of a few windows."""
+    window = seconds / WINDOWS_PER_MEASUREMENT
+    return max(_window_rate(work, window) for _ in range(WINDOWS_PER_MEASUREMENT))
+
+
 def _qr_version(token: str) -> str:
     return str(segno.make(token, error="m", boost_error=False, micro=False).designator)
+
+
+def _modules_per_side(version: str) -> int:
+    """A QR code of version v is 17 + 4v modules on a side (ISO/IEC 18004)."""
+    return 17 + 4 * int(version.split("-")[0])
+
+
+RESIDENT = (
+    "--id",
+    "7QK2M9XH4D1P6B3Z",
+    "--type",
+    "resident",
+    "--status-idx",
+    "12345",
+    "--status-uri",
+    STATUS_URI,
+    "--unit",
+    "3-2-501",
+)
+VISITOR = ("--id", "V8N3Q5R2T7W4Y6ZA", "--type", "visitor", "--gates", "north-1,east-2")
+
+
+def _best_rates(works: dict[Any, Any]) -> dict[Any, float]:
+    """Calls per second of each work, their windows interleaved so load on the shared host
+    weighs on all of them alike; the best window of each."""
+    window = SECONDS_PER_MEASUREMENT / WINDOWS_PER_MEASUREMENT
+    best = dict.fromkeys(works, 0.0)
+    for _ in range(WINDOWS_PER_MEASUREMENT):
+        for name, work in works.items():
+            best[name] = max(best[name], _window_rate(work, window))
+    return best
+
+
+def _form_figures(key: Path, keys: credentials.KeySet, form: str) -> dict[str, Any]:
+    """Sizes of a typical resident and visitor pass in one form, and the works to time."""
+    resident = _issue(key, *RESIDENT, "--format", form)
+    visitor = _issue(key, *VISITOR, "--valid-for", "24h", "--format", form)
+    assert credentials.verify_pass(resident, keys).ok
+    assert credentials.verify_pass(visitor, keys).ok
+    # A forgery costs a full verification too: the trusted kid, another key's signature.
+    impostor = credentials.generate_keypair("sg1", keys.algorithm("sg1") or "EdDSA")
+    claims = credentials.verify_pass(resident, keys).claims
+    assert claims is not None
+    if form == "cwt":
+        forged = credentials.sign_cwt_pass(claims, impostor)
+    else:
+        forged = credentials.sign_token(claims, impostor, credentials.PASS_TYP)
+    assert credentials.verify_pass(forged, keys).reason == "bad_signature"
+    figures: dict[str, Any] = {
+        "works": {
+            "verify": lambda: credentials.verify_pass(resident, keys),
+            "refuse_bad_signature": lambda: credentials.verify_pass(forged, keys),
+            # Everything but the signature: size, shape, strict decoding, header and claims.
+            "decode_without_signature": lambda: credentials.decode_unverified(resident),
+        }
+    }
+    for name, token in (("resident", resident), ("visitor", visitor)):
+        version = _qr_version(token)
+        figures[f"{name}_pass_chars"] = len(token)
+        figures[f"{name}_pass_qr"] = version
+        figures[f"{name}_pass_qr_modules"] = _modules_per_side(version)
+    return figures
+
+
+def _timed(section: dict[str, Any]) -> None:
+    """Time both forms' works together and put the rates in place of the works."""
+    works = {
+        (form, name): work
+        for form in ("jwt", "cwt")
+        for name, work in section[form].pop("works").items()
+    }
+    rates = _best_rates(works)
+    for (form, name), rate in rates.items():
+        if name == "decode_without_signature":
+            section[form]["decode_without_signature_us"] = round(1e6 / rate, 1)
+        else:
+            section[form][f"{name}_per_s"] = round(rate)
+    for form in ("jwt", "cwt"):
+        section[form]["verify_us"] = round(1e6 / rates[(form, "verify")], 1)
 
 
 def run() -> dict[str, Any]:
@@ -77,52 +164,19 @@ def run() -> dict[str, Any]:
                 str(public),
             )
             keys = credentials.KeySet.load(public)
-            resident = _issue(
-                private,
-                "--id",
-                "7QK2M9XH4D1P6B3Z",
-                "--type",
-                "resident",
-                "--status-idx",
-                "12345",
-                "--status-uri",
-                STATUS_URI,
-                "--unit",
-                "3-2-501",
-            )
-            visitor = _issue(
-                private,
-                "--id",
-                "V8N3Q5R2T7W4Y6ZA",
-                "--type",
-                "visitor",
-                "--gates",
-                "north-1,east-2",
-                "--valid-for",
-                "24h",
-            )
-            assert credentials.verify_pass(resident, keys).ok
-            assert credentials.verify_pass(visitor, keys).ok
-            rate = _per_second(lambda: credentials.verify_pass(resident, keys))  # noqa: B023
-            refused = _per_second(  # a forged signature costs a full verification too
-                lambda: credentials.verify_pass(resident[:-2] + "AA", keys)  # noqa: B023
-            )
-            section = {
-                "verify_per_s": round(rate),
-                "verify_us": round(1e6 / rate, 1),
-                "refuse_bad_signature_per_s": round(refused),
-                "resident_pass_chars": len(resident),
-                "resident_pass_qr": _qr_version(resident),
-                "visitor_pass_chars": len(visitor),
-                "visitor_pass_qr": _qr_version(visitor),
-            }
+            section = {form: _form_figures(private, keys, form) for form in ("jwt", "cwt")}
+            _timed(section)
+            jwt, cwt = section["jwt"], section["cwt"]
+            section["cwt_verify_vs_jwt"] = round(cwt["verify_per_s"] / jwt["verify_per_s"], 2)
             figures[alg] = section
-            print(
-                f"   {alg}: {rate:,.0f} pass verifications/s on one core "
-                f"({1e6 / rate:.0f} µs each); resident pass {len(resident)} chars, QR "
-                f"{section['resident_pass_qr']}; visitor pass {len(visitor)} chars, QR "
-                f"{section['visitor_pass_qr']}"
-            )
+            for form, f in (("JWT", jwt), ("compact", cwt)):
+                print(
+                    f"   {alg} {form}: {f['verify_per_s']:,} pass verifications/s on one core "
+                    f"({f['verify_us']:.0f} µs each); resident pass {f['resident_pass_chars']} "
+                    f"chars, QR {f['resident_pass_qr']} ({f['resident_pass_qr_modules']} "
+                    f"modules a side); visitor pass {f['visitor_pass_chars']} chars, QR "
+                    f"{f['visitor_pass_qr']}"
+                )
 
         key = credentials.generate_keypair("sg1", "EdDSA")
         keys = credentials.KeySet.from_dict({"keys": [credentials.public_jwk(key)]})

@@ -4,10 +4,13 @@ For technicians explaining a decision and for external test vectors:
     gatekiosk decide --jwks FILE --community ID --gate ID [--direction in|out]
         [--status-list FILE] [--now EPOCH] [--temp C]... (--code TEXT | --code-file FILE)
 
-Exit 0 whenever a decision was made, granted or denied; usage errors (unreadable or invalid
-files, bad ids) exit 2 with one line on stderr. No code, however malformed, raises a traceback.
-The event is the one DESIGN 2.4 describes, marked as a dry run: it is never committed, so its
-`stream` is all zeros and its `seq` is 0.
+The code may be either pass form (a JWT, or a compact `GK1:` pass); both are read by the
+gate's own entry point. Exit 0 whenever a decision was made, granted or denied; usage errors
+(unreadable files, an unusable JWKS, bad ids) exit 2 with one line on stderr. A status list
+that fails verification is treated as the gate treats one (DESIGN 2.2): ignored, with a
+one-line note on stderr, and the decision goes on without it. No code, however malformed,
+raises a traceback. The event is the one DESIGN 2.4 describes, marked as a dry run: it is never
+committed, so its `stream` is all zeros and its `seq` is 0.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ class UsageError(Exception):
     """A problem with the command's inputs: reported in one line, exit 2."""
 
 
-def _load_status(path: str | None, keys: credentials.KeySet, now: float) -> policy.StatusView:
+def _load_status(path: str | None, keys: credentials.KeySet) -> policy.StatusView:
+    """The status list of `path` as the gate would hold it; no list when it does not verify."""
     if path is None:
         return policy.StatusView(None)
     try:
@@ -61,7 +65,11 @@ def _load_status(path: str | None, keys: credentials.KeySet, now: float) -> poli
         raise UsageError(f"--status-list {path}: cannot read: {exc}") from None
     result = credentials.verify_status_list_token(token, keys)
     if not result.ok or result.status_list is None:
-        raise UsageError(f"--status-list {path}: refused: {result.reason}")
+        sys.stderr.write(
+            f"gatekiosk decide: note: --status-list {path} ignored ({result.reason}), "
+            "deciding without a list\n"
+        )
+        return policy.StatusView(None)
     # A dry run takes the list as received at its issue time (ttl counts from then).
     return policy.StatusView(result.status_list, received_at=float(result.status_list.iat))
 
@@ -89,7 +97,7 @@ def run_decision(args: argparse.Namespace) -> dict[str, Any]:
     except credentials.KeySetError as exc:
         raise UsageError(f"--jwks {args.jwks}: {exc}") from None
     now = time.time() if args.now is None else float(args.now)
-    status = _load_status(args.status_list, keys, now)
+    status = _load_status(args.status_list, keys)
     code = _read_code(args)
 
     verification = credentials.verify_pass(code, keys)

@@ -2,12 +2,16 @@
 
     gatekiosk pass keygen --kid K [--alg EdDSA|ES256] --out private.jwks [--public-out public.jwks]
     gatekiosk pass issue --key private.jwks --community C --id PASSID --type resident ...
+        [--format cwt|jwt]
     gatekiosk pass status-list --key private.jwks --uri URI --in statuses.csv --out list.jwt
     gatekiosk pass inspect TOKEN [--keys public.jwks]
 
 Passes are kept short on purpose: a QR code's density decides how far from the camera it can be
-read, so the header is {alg, kid, typ}, only the claims a pass needs are written, and JSON has
-no whitespace. Bad input is one line on stderr and exit status 2.
+read. By default a pass is the compact form (DESIGN 2.1b: `GK1:` + base45 of a COSE_Sign1 with
+CWT claims), which QR codes carry in their dense alphanumeric mode; `--format jwt` issues the
+JWT (header {alg, kid, typ}, only the claims a pass needs, JSON without whitespace). Either way
+the QR version is reported on stderr, so stdout is the token alone. Bad input is one line on
+stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 from firmware import credentials
 from firmware.commands.auth import COMMAND_TYP
 from firmware.core import b64, status_list
+from firmware.credentials import status_lists
+from firmware.credentials.status_lists import MAX_STATUS_INDEX
 
 ID_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
 # Every pass carries its kid: keep it short.
@@ -42,13 +48,10 @@ DEFAULT_VALIDITY = {"resident": "365d", "staff": "30d", "visitor": "24h"}
 DEFAULT_STATUS_LIST_VALIDITY = "24h"
 # Random bytes in a default visitor jti: 64 bits, 11 characters.
 VISITOR_JTI_BYTES = 8
-STATUS_BITS = 2
-# The gate refuses lists that unpack to more than this many bytes (firmware.core.status_list).
-MAX_STATUS_INDEX = status_list.MAX_LIST_BYTES * (8 // STATUS_BITS) - 1
-STATUS_BY_NAME = {name: value for value, name in status_list.STATUS_NAMES.items()}
 QR_ERROR_CORRECTION = "m"
 QR_BORDER_MODULES = 4
 QR_DEFAULT_SCALE = 8
+PASS_FORMATS = ("cwt", "jwt")
 _UNITS_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -83,7 +86,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     issue.add_argument("--status-uri", help="the status list's uri (its sub)")
     issue.add_argument("--unit", help="building-unit-room, e.g. 3-2-501")
     issue.add_argument("--gates", help="comma-separated gate ids the pass is restricted to")
-    issue.add_argument("--jti", help="unique id; a visitor pass with one is single-use per gate")
+    issue.add_argument(
+        "--jti",
+        help="unique id; a visitor pass with one is single-use per gate (in a compact pass its "
+        "bytes become the cti, which gates read as lowercase hex)",
+    )
     issue.add_argument(
         "--reusable",
         action="store_true",
@@ -96,6 +103,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "staff 30d, visitor 24h)",
     )
     issue.add_argument("--now", type=_non_negative_int, help="issue time (iat), epoch seconds")
+    issue.add_argument(
+        "--format",
+        choices=PASS_FORMATS,
+        default="cwt",
+        dest="pass_format",
+        help="cwt: compact GK1: pass (default, smaller QR); jwt: the JWT form",
+    )
     issue.add_argument("--qr", type=Path, help="also write the QR code to this PNG file")
     issue.add_argument(
         "--qr-scale", type=_positive_int, default=QR_DEFAULT_SCALE, help="pixels per QR module"
@@ -140,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
     action: Callable[[argparse.Namespace], int] = args._action
     try:
         return action(args)
-    except (UsageError, credentials.KeySetError) as exc:
+    except (UsageError, credentials.KeySetError, status_lists.StatusInputError) as exc:
         sys.stderr.write(f"gatekiosk pass {args.pass_action}: error: {exc}\n")
         return 2
 
@@ -273,7 +287,12 @@ def _check_id(value: str, what: str) -> str:
 
 
 def build_pass_claims(args: argparse.Namespace, now: int) -> dict[str, Any]:
-    """The claims of the pass `args` describe, in a compact order; raises UsageError."""
+    """The claims of the pass `args` describe, in a compact order; raises UsageError.
+
+    Named as in the JWT for both forms. For a compact pass `jti` is the hex of the cti bytes:
+    the bytes of `--jti`, or 8 random bytes for a visitor.
+    """
+    compact = getattr(args, "pass_format", "jwt") == "cwt"
     _check_id(args.community, "community")
     if not PASS_ID_PATTERN.fullmatch(args.pass_id):
         raise UsageError("pass id must be 1-64 printable ASCII characters without spaces")
@@ -314,12 +333,14 @@ def build_pass_claims(args: argparse.Namespace, now: int) -> dict[str, Any]:
     jti = args.jti
     if jti is not None and args.reusable:
         raise UsageError("--jti and --reusable contradict each other")
-    if jti is None and args.pass_type == "visitor" and not args.reusable:
-        jti = b64.encode(secrets.token_bytes(VISITOR_JTI_BYTES))
-    if jti is not None:
+    random_jti = jti is None and args.pass_type == "visitor" and not args.reusable
+    if random_jti:
+        raw = secrets.token_bytes(VISITOR_JTI_BYTES)
+        claims["jti"] = raw.hex() if compact else b64.encode(raw)
+    elif jti is not None:
         if not PASS_ID_PATTERN.fullmatch(jti):
             raise UsageError(f"jti must be 1-{MAX_JTI_CHARS} printable ASCII characters")
-        claims["jti"] = jti
+        claims["jti"] = jti.encode("ascii").hex() if compact else jti
     return claims
 
 
@@ -338,12 +359,22 @@ def _now(args: argparse.Namespace) -> int:
     return int(time.time()) if args.now is None else int(args.now)
 
 
-def write_qr(token: str, path: Path, scale: int = QR_DEFAULT_SCALE) -> str:
-    """Write the QR code of `token` as PNG (error correction M, 4-module border); its version."""
+def _qr_code(token: str) -> Any:
     import segno  # only the community side renders QR codes
 
-    # boost_error=False keeps level M exactly: the contract of what a gate must read.
-    qr = segno.make(token, error=QR_ERROR_CORRECTION, boost_error=False, micro=False)
+    # boost_error=False keeps level M exactly: the contract of what a gate must read. segno
+    # picks the alphanumeric mode by itself for a compact pass.
+    return segno.make(token, error=QR_ERROR_CORRECTION, boost_error=False, micro=False)
+
+
+def qr_version(token: str) -> str:
+    """The QR version and error level the pass's code needs, e.g. "11-M"."""
+    return str(_qr_code(token).designator)
+
+
+def write_qr(token: str, path: Path, scale: int = QR_DEFAULT_SCALE) -> str:
+    """Write the QR code of `token` as PNG (error correction M, 4-module border); its version."""
+    qr = _qr_code(token)
     try:
         qr.save(str(path), kind="png", scale=scale, border=QR_BORDER_MODULES)
     except OSError as exc:
@@ -355,7 +386,10 @@ def _issue(args: argparse.Namespace) -> int:
     now = _now(args)
     claims = build_pass_claims(args, now)
     key = load_signing_key(args.key, args.kid)
-    token = credentials.sign_token(claims, key, credentials.PASS_TYP)
+    if args.pass_format == "cwt":
+        token = credentials.sign_cwt_pass(claims, key)
+    else:
+        token = credentials.sign_token(claims, key, credentials.PASS_TYP)
     if len(token) > credentials.MAX_CODE_CHARS:
         raise UsageError(
             f"the pass would be {len(token)} characters; gates refuse more than "
@@ -364,6 +398,8 @@ def _issue(args: argparse.Namespace) -> int:
     if args.qr is not None:
         version = write_qr(token, args.qr, args.qr_scale)
         sys.stderr.write(f"QR {version}, {len(token)} characters, written to {args.qr}\n")
+    else:
+        sys.stderr.write(f"QR {qr_version(token)}, {len(token)} characters\n")
     print(token)
     return 0
 
@@ -372,113 +408,21 @@ def _issue(args: argparse.Namespace) -> int:
 # status-list
 
 
-def _status_value(text: Any, where: str) -> int:
-    if isinstance(text, bool):
-        raise UsageError(f"{where}: status {text!r} is not 0-3 or a status name")
-    if isinstance(text, int) and 0 <= text <= 3:
-        return text
-    if isinstance(text, str):
-        word = text.strip().lower()
-        if word in STATUS_BY_NAME:
-            return STATUS_BY_NAME[word]
-        if word in ("0", "1", "2", "3"):
-            return int(word)
-    names = ", ".join(STATUS_BY_NAME)
-    raise UsageError(f"{where}: status {text!r} is not 0-3 or one of {names}")
-
-
-def _index_value(text: Any, where: str) -> int:
-    if isinstance(text, str) and text.strip().isascii() and text.strip().isdigit():
-        text = int(text.strip())
-    if not isinstance(text, int) or isinstance(text, bool) or text < 0:
-        raise UsageError(f"{where}: index {text!r} is not a non-negative integer")
-    if text > MAX_STATUS_INDEX:
-        raise UsageError(f"{where}: index {text} is larger than a status list holds")
-    return text
-
-
-def parse_statuses_csv(text: str, name: str) -> dict[int, int]:
-    """index -> status from lines "index,status" (# comments, blank lines, an optional header)."""
-    statuses: dict[int, int] = {}
-    first_line_of: dict[int, int] = {}
-    seen_content = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        where = f"{name} line {number}"
-        fields = [field.strip() for field in line.split(",")]
-        if not seen_content and [f.lower() for f in fields] == ["index", "status"]:
-            seen_content = True
-            continue
-        seen_content = True
-        if len(fields) != 2:
-            raise UsageError(f"{where}: expected 'index,status', got {line[:40]!r}")
-        index = _index_value(fields[0], where)
-        if index in statuses:
-            raise UsageError(f"{where}: index {index} already given on line {first_line_of[index]}")
-        statuses[index] = _status_value(fields[1], where)
-        first_line_of[index] = number
-    return statuses
-
-
-def parse_statuses_json(text: str, name: str) -> dict[int, int]:
-    """index -> status from {"12": 2, ...} or a list whose positions are the indexes."""
-    try:
-        data = credentials.strict_json_loads(text)
-    except ValueError as exc:
-        raise UsageError(f"{name} is not JSON: {str(exc).splitlines()[0]}") from None
-    statuses: dict[int, int] = {}
-    if isinstance(data, list):
-        if len(data) > MAX_STATUS_INDEX + 1:
-            raise UsageError(f"{name}: more entries than a status list holds")
-        for index, value in enumerate(data):
-            statuses[index] = _status_value(value, f"{name} entry {index}")
-        return statuses
-    if not isinstance(data, dict):
-        raise UsageError(f'{name}: expected a JSON object {{"index": status}} or a list')
-    for key, value in data.items():
-        where = f"{name} entry {key!r}"
-        index = _index_value(key, where)
-        if index in statuses:  # "12" and "012" name the same index
-            raise UsageError(f"{where}: index {index} given twice")
-        statuses[index] = _status_value(value, where)
-    return statuses
-
-
 def read_statuses(path: Path) -> dict[int, int]:
     """Statuses from a .json file, or from CSV lines otherwise; raises UsageError."""
     text = _read_text(path, "statuses file")
     if path.suffix.lower() == ".json":
-        return parse_statuses_json(text, path.name)
-    return parse_statuses_csv(text, path.name)
-
-
-def build_status_list_claims(
-    statuses: dict[int, int], uri: str, now: int, lifetime_s: int, ttl: int | None, size: int
-) -> dict[str, Any]:
-    """Claims of a status-list JWT (DESIGN 2.2) for index -> status; unlisted indexes are 0."""
-    length = max(size, max(statuses, default=-1) + 1)
-    if length > MAX_STATUS_INDEX + 1:
-        raise UsageError("--size is larger than a status list holds")
-    values = [status_list.NORMAL] * length
-    for index, value in statuses.items():
-        values[index] = value
-    claims: dict[str, Any] = {"sub": uri, "iat": now, "exp": now + lifetime_s}
-    if ttl is not None:
-        claims["ttl"] = ttl
-    claims["status_list"] = {
-        "bits": STATUS_BITS,
-        "lst": status_list.encode_lst(values, STATUS_BITS),
-    }
-    return claims
+        return status_lists.parse_statuses_json(text, path.name)
+    return status_lists.parse_statuses_csv(text, path.name)
 
 
 def _status_list(args: argparse.Namespace) -> int:
     _check_uri(args.uri)
     lifetime = parse_duration(args.valid_for)
     statuses = read_statuses(args.source)
-    claims = build_status_list_claims(statuses, args.uri, _now(args), lifetime, args.ttl, args.size)
+    claims = status_lists.build_status_list_claims(
+        statuses, args.uri, _now(args), lifetime, args.ttl, args.size
+    )
     key = load_signing_key(args.key, args.kid)
     token = credentials.sign_token(claims, key, credentials.STATUS_LIST_TYP)
     if len(token) > credentials.MAX_STATUS_LIST_TOKEN_CHARS:
@@ -507,12 +451,14 @@ def _utc(value: Any) -> str | None:
 
 def _inspect(args: argparse.Namespace) -> int:
     token = sys.stdin.read() if args.token == "-" else args.token
+    # Safe for a compact pass too: base45 has a space, but never as its last character.
     token = token.strip()
     try:
         header, claims = credentials.decode_unverified(token)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     report: dict[str, Any] = {
+        "form": "cwt" if token.startswith(credentials.PREFIX) else "jwt",
         "verified": False,
         "note": "UNVERIFIED: the signature was not checked",
         "header": header,
@@ -524,7 +470,7 @@ def _inspect(args: argparse.Namespace) -> int:
     if args.keys is not None:
         keys = credentials.KeySet.load(args.keys)
         typ = header.get("typ")
-        if typ == credentials.PASS_TYP:
+        if typ in (credentials.PASS_TYP, credentials.CWT_PASS_TYP):
             reason = credentials.verify_pass(token, keys).reason
         elif typ == credentials.STATUS_LIST_TYP:
             reason = credentials.verify_status_list_token(token, keys).reason

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import stat
 
+import base45
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from firmware import cli, credentials
 from firmware.core import b64
@@ -34,7 +37,8 @@ def keyfiles(tmp_path, capsys):
     return private, public
 
 
-def _issue(capsys, private, *extra: str) -> str:
+def _issue_with_stderr(capsys, private, *extra: str) -> tuple[str, str]:
+    """Issue a pass; (the token printed, what went to stderr)."""
     code, out, err = run(
         capsys,
         "issue",
@@ -49,7 +53,11 @@ def _issue(capsys, private, *extra: str) -> str:
         *extra,
     )
     assert code == 0, err
-    return out.strip()
+    return out.rstrip("\n"), err
+
+
+def _issue(capsys, private, *extra: str) -> str:
+    return _issue_with_stderr(capsys, private, *extra)[0]
 
 
 RESIDENT = ("--type", "resident", "--status-idx", "12345", "--status-uri", URI, "--unit", "3-2-501")
@@ -129,8 +137,8 @@ def test_an_issued_resident_pass_verifies_with_the_public_jwks(keyfiles, capsys)
     }
 
 
-def test_the_printed_token_is_compact(keyfiles, capsys):
-    token = _issue(capsys, keyfiles[0], *RESIDENT)
+def test_a_jwt_pass_is_printed_without_whitespace(keyfiles, capsys):
+    token = _issue(capsys, keyfiles[0], *RESIDENT, "--format", "jwt")
     assert token.count(".") == 2 and " " not in token
     for part in token.split(".")[:2]:
         text = b64.decode(part).decode()
@@ -155,20 +163,14 @@ def test_a_reusable_visitor_pass_has_no_jti_and_explicit_values_are_kept(keyfile
     keys = credentials.KeySet.load(public)
     reusable = _issue(capsys, private, "--type", "visitor", "--reusable")
     assert "jti" not in credentials.verify_pass(reusable, keys).claims
-    explicit = _issue(
-        capsys,
-        private,
-        "--type",
-        "visitor",
-        "--jti",
-        "v-0042",
-        "--valid-from",
-        str(NOW + 3600),
-        "--valid-for",
-        "12h",
-    )
-    claims = credentials.verify_pass(explicit, keys).claims
+    explicit = ("--jti", "v-0042", "--valid-from", str(NOW + 3600), "--valid-for", "12h")
+    as_jwt = _issue(capsys, private, "--type", "visitor", *explicit, "--format", "jwt")
+    claims = credentials.verify_pass(as_jwt, keys).claims
     assert (claims["jti"], claims["nbf"], claims["exp"]) == ("v-0042", NOW + 3600, NOW + 13 * 3600)
+    # A compact pass carries the jti's bytes as its cti; gates read them back as hex.
+    compact = _issue(capsys, private, "--type", "visitor", *explicit)
+    claims = credentials.verify_pass(compact, keys).claims
+    assert (claims["jti"], claims["nbf"]) == (b"v-0042".hex(), NOW + 3600)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +184,8 @@ def test_valid_for_units(keyfiles, capsys, text, seconds):
     assert claims["exp"] - claims["iat"] == seconds
 
 
-def test_qr_png_decodes_back_to_the_printed_token_at_level_m(keyfiles, capsys, tmp_path):
+@pytest.mark.parametrize("form", ["cwt", "jwt"])
+def test_qr_png_decodes_back_to_the_printed_token_at_level_m(keyfiles, capsys, tmp_path, form):
     zxingcpp = pytest.importorskip("zxingcpp")
     from PIL import Image
 
@@ -199,13 +202,15 @@ def test_qr_png_decodes_back_to_the_printed_token_at_level_m(keyfiles, capsys, t
         "--now",
         str(NOW),
         *RESIDENT,
+        "--format",
+        form,
         "--qr",
         png,
     )
     assert code == 0
     assert "QR" in err and "-M" in err
     found = zxingcpp.read_barcodes(Image.open(png))
-    assert [r.text for r in found] == [out.strip()]
+    assert [r.text for r in found] == [out.rstrip("\n")]
     assert found[0].ec_level == "M"
 
 
@@ -218,7 +223,7 @@ def test_a_key_file_with_several_keys_needs_a_kid(tmp_path, capsys):
     )
     assert code == 2 and "--kid" in err
     token = _issue(capsys, path, "--kid", "b", "--type", "visitor")
-    assert json.loads(b64.decode(token.split(".")[0]))["kid"] == "b"
+    assert credentials.decode_unverified(token)[0]["kid"] == "b"
 
 
 def _write_statuses(tmp_path, name: str, text: str):
@@ -306,9 +311,9 @@ def test_inspect_labels_its_output_unverified(keyfiles, capsys):
     assert report["times_utc"]["iat"] == "2026-01-01T00:00:00Z"
 
 
-def test_inspect_with_keys_verifies_and_flags_a_forgery(keyfiles, capsys):
+def test_inspect_with_keys_verifies_and_flags_a_forged_jwt(keyfiles, capsys):
     private, public = keyfiles
-    token = _issue(capsys, private, *RESIDENT)
+    token = _issue(capsys, private, *RESIDENT, "--format", "jwt")
     code, out, _ = run(capsys, "inspect", token, "--keys", public)
     assert code == 0 and json.loads(out)["verified"] is True
     head, body, signature = token.split(".")
@@ -440,3 +445,102 @@ def test_inspect_reads_the_token_from_stdin(keyfiles, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
     code, out, _ = run(capsys, "inspect", "-")
     assert code == 0 and json.loads(out)["header"]["kid"] == "sg1"
+
+
+# --- the compact form, the default --------------------------------------------------------
+
+BASE45 = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+
+
+def _qr_version_number(err: str) -> int:
+    words = err.replace(",", " ").split()
+    assert words[0] == "QR" and words[1].endswith("-M"), err
+    return int(words[1][:-2])
+
+
+def test_issue_prints_a_compact_pass_by_default_and_its_qr_version_on_stderr(keyfiles, capsys):
+    private, public = keyfiles
+    token, err = _issue_with_stderr(capsys, private, *RESIDENT)
+    assert token.startswith("GK1:") and set(token[4:]) <= BASE45
+    assert len(err.strip().splitlines()) == 1 and f"{len(token)} characters" in err
+    result = credentials.verify_pass(token, credentials.KeySet.load(public))
+    assert result.ok and result.header["typ"] == "gatepass+cwt"
+    assert (
+        result.claims
+        == credentials.verify_pass(
+            _issue(capsys, private, *RESIDENT, "--format", "jwt"), credentials.KeySet.load(public)
+        ).claims
+    )
+
+
+def test_the_compact_pass_needs_a_smaller_qr_code_than_the_jwt(keyfiles, capsys):
+    compact, compact_err = _issue_with_stderr(capsys, keyfiles[0], *RESIDENT)
+    jwt, jwt_err = _issue_with_stderr(capsys, keyfiles[0], *RESIDENT, "--format", "jwt")
+    assert jwt.count(".") == 2
+    assert len(compact) < len(jwt)
+    assert _qr_version_number(compact_err) + 3 <= _qr_version_number(jwt_err)
+
+
+def test_a_compact_visitor_pass_gets_a_random_cti_read_as_hex(keyfiles, capsys):
+    private, public = keyfiles
+    keys = credentials.KeySet.load(public)
+    first, second = (
+        credentials.verify_pass(_issue(capsys, private, "--type", "visitor"), keys).claims
+        for _ in range(2)
+    )
+    assert first["jti"] != second["jti"]
+    assert len(first["jti"]) == 16 and int(first["jti"], 16) >= 0
+
+
+def test_an_es256_key_issues_compact_passes_too(tmp_path, capsys):
+    argv = ("keygen", "--kid", "es", "--alg", "ES256", "--out", tmp_path / "p.jwks")
+    assert run(capsys, *argv, "--public-out", tmp_path / "pub.jwks")[0] == 0
+    token = _issue(capsys, tmp_path / "p.jwks", *RESIDENT)
+    result = credentials.verify_pass(token, credentials.KeySet.load(tmp_path / "pub.jwks"))
+    assert token.startswith("GK1:") and result.ok and result.header["alg"] == "ES256"
+
+
+@pytest.mark.parametrize("form", ["cwt", "jwt"])
+def test_inspect_reads_both_forms(keyfiles, capsys, form):
+    private, public = keyfiles
+    token = _issue(capsys, private, *RESIDENT, "--format", form)
+    code, out, _ = run(capsys, "inspect", token)
+    report = json.loads(out)
+    assert code == 0 and report["form"] == form and report["verified"] is False
+    assert report["claims"]["status"] == {"status_list": {"idx": 12345, "uri": URI}}
+    assert report["times_utc"]["iat"] == "2026-01-01T00:00:00Z"
+    code, out, _ = run(capsys, "inspect", token, "--keys", public)
+    assert code == 0 and json.loads(out)["verified"] is True
+
+
+def test_inspect_with_keys_flags_a_forged_compact_pass(keyfiles, capsys):
+    private, public = keyfiles
+    impostor = credentials.generate_keypair("sg1", "EdDSA")  # the trusted kid, another key
+    claims = credentials.verify_pass(
+        _issue(capsys, private, *RESIDENT), credentials.KeySet.load(public)
+    ).claims
+    forged = credentials.sign_cwt_pass(claims, impostor)
+    code, out, _ = run(capsys, "inspect", forged, "--keys", public)
+    report = json.loads(out)
+    assert code == 1 and report["verified"] is False and "bad_signature" in report["note"]
+
+
+def test_inspect_reads_a_compact_pass_pasted_with_a_line_end(keyfiles, capsys, monkeypatch):
+    import io
+
+    token = _issue(capsys, keyfiles[0], *RESIDENT)
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\r\n"))
+    code, out, _ = run(capsys, "inspect", "-", "--keys", keyfiles[1])
+    assert code == 0 and json.loads(out)["verified"] is True
+
+
+@pytest.mark.parametrize("code", ["GK1:", "GK1:GGW", "GK1:6bfoxn"])
+def test_inspect_refuses_text_that_is_no_compact_pass_in_one_line(keyfiles, capsys, code):
+    status, out, err = run(capsys, "inspect", code)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "unrecognized_code" in err
+
+
+@given(data=st.binary(max_size=800))
+def test_base45_text_never_ends_in_whitespace_so_stripping_a_pasted_pass_is_safe(data):
+    assert not base45.b45encode(data).decode().endswith(" ")

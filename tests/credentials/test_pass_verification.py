@@ -92,9 +92,35 @@ def test_missing_or_ill_typed_claims_pass_this_layer_for_the_core_to_refuse(ed_k
 # --- alg: none and HMAC confusion ----------------------------------------------------------
 
 
-def test_alg_none_with_an_empty_signature_is_not_even_a_code(keys, jws):
-    token = jws.segment(_header("ed1", "none")) + "." + jws.segment(jws.resident_claims()) + "."
-    _assert_refused(credentials.verify_pass(token, keys), reasons.UNRECOGNIZED_CODE)
+@pytest.mark.parametrize("alg", ["none", "None", "NONE"])
+def test_alg_none_with_an_empty_signature_is_an_unsupported_algorithm(alg, keys, jws):
+    token = jws.segment(_header("ed1", alg)) + "." + jws.segment(jws.resident_claims()) + "."
+    _assert_refused(credentials.verify_pass(token, keys), reasons.UNSUPPORTED_ALGORITHM)
+
+
+@pytest.mark.parametrize("key_name", ["ed_key", "es_key"])
+def test_a_genuine_header_with_an_empty_signature_is_a_bad_signature(request, key_name, keys, jws):
+    token = credentials.sign_token(
+        jws.resident_claims(), request.getfixturevalue(key_name), PASS_TYP
+    )
+    head, body, _signature = token.split(".")
+    _assert_refused(credentials.verify_pass(f"{head}.{body}.", keys), reasons.BAD_SIGNATURE)
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize("value", ["1" + "0" * 400, str(1 << 64), str(-(1 << 63) - 1)])
+def test_a_signed_jwt_numeric_date_beyond_64_bits_is_a_malformed_pass(
+    claim, value, ed_key, keys, jws
+):
+    # JSON numbers Python would parse happily into an int no 64-bit verifier can hold.
+    claims = json.dumps(jws.resident_claims(**{claim: "BIG"})).replace('"BIG"', value)
+    token = jws.forge(_header("ed1"), claims, ed_key)
+    _assert_refused(credentials.verify_pass(token, keys), reasons.MALFORMED_PASS)
+
+
+def test_a_jwt_numeric_date_at_the_64_bit_limit_still_verifies(ed_key, keys, jws):
+    token = jws.forge(_header("ed1"), jws.resident_claims(exp=(1 << 63) - 1), ed_key)
+    assert credentials.verify_pass(token, keys).ok
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", ""])
@@ -420,7 +446,9 @@ def test_an_unexpected_internal_error_is_a_refusal_not_an_exception(monkeypatch,
     def explode(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(credentials, "_verify_jws", explode)
+    from firmware.credentials import jws as jws_module
+
+    monkeypatch.setattr(jws_module, "_verify_jws", explode)
     result = credentials.verify_pass("eyJh.eyJh.AAAA", keys)
     _assert_refused(result, reasons.MALFORMED_PASS)
     assert "RuntimeError" in caplog.text

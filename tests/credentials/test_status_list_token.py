@@ -134,3 +134,10 @@ def test_garbage_is_malformed_and_never_raises(token, keys):
     assert credentials.verify_status_list_token(token, keys).reason == (
         credentials.MALFORMED_STATUS_LIST
     )
+
+
+def test_a_signed_list_whose_iat_is_beyond_64_bits_is_malformed(ed_key, keys):
+    # Read as an int it would be "newer" than every genuine list that could ever follow it.
+    token = credentials.sign_token(_list_claims([0], iat=10**400), ed_key, LIST_TYP)
+    result = credentials.verify_status_list_token(token, keys)
+    assert (result.ok, result.reason) == (False, credentials.MALFORMED_STATUS_LIST)
