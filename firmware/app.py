@@ -122,7 +122,15 @@ class DoorPort(Protocol):
 
 
 class IndicatorPort(Protocol):
-    def show(self, outcome: str, text_by_lang: dict[str, str] | None = None) -> None: ...
+    def show(
+        self,
+        outcome: str,
+        text_by_lang: dict[str, str] | None = None,
+        *,
+        body_c: float | None = None,
+        pass_type: str | None = None,
+        unit: str | None = None,
+    ) -> None: ...
 
 
 class LinkPort(Protocol):
@@ -437,7 +445,7 @@ class Gate:
             self.state = decision.state
             if consumed:
                 self._save_state()
-        self._show_decision(decision)
+        self._show_decision(decision, temp)
         self._end_visit()
         self.phase = COOLDOWN
         hold = self.cfg.door.cooldown_s
@@ -451,14 +459,23 @@ class Gate:
             decision.pass_info.pass_id if decision.pass_info else "-",
         )
 
-    def _show_decision(self, decision: policy.Decision) -> None:
+    def _show_decision(
+        self, decision: policy.Decision, temp: dict[str, Any] | None = None
+    ) -> None:
         text = prompts.for_decision(decision.granted, decision.reasons)
+        info = decision.pass_info
+        # What the screen may show of the visit: the body temperature, pass type and unit.
+        detail: dict[str, Any] = {
+            "body_c": temp["body_c"] if temp else None,
+            "pass_type": info.pass_type if info else None,
+            "unit": info.unit if info else None,
+        }
         if decision.granted:
-            self.indicator.show("granted", text)
+            self.indicator.show("granted", text, **detail)
         elif "fever" in decision.reasons:
-            self.indicator.show("fever", text)
+            self.indicator.show("fever", text, **detail)
         else:
-            self.indicator.show("denied", text)
+            self.indicator.show("denied", text, **detail)
 
     def _end_visit(self) -> None:
         self.visit = None

@@ -124,6 +124,7 @@ def run(cfg: Config, stop: threading.Event) -> int:
     from firmware.hw.indicator import Indicator
     from firmware.hw.qr_decode import make_decoder
     from firmware.hw.thermometer import ThermometerSampler
+    from firmware.screen.face import open_face
 
     clock = SystemClock(timesync.system_clock_synced)
     inbox = Inbox()
@@ -139,6 +140,9 @@ def run(cfg: Config, stop: threading.Event) -> int:
             )
         )
         indicator = stack.enter_context(Indicator(pins))
+        # The screen and the voice: side channels subscribed to the indicator.
+        face = open_face(indicator, cfg.screen, cfg.voice, cfg.device.utc_offset_hours)
+        stack.enter_context(face)
         data_dir = Path(cfg.device.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         outbox = open_outbox(cfg, data_dir, clock)

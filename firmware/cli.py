@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "selftest": ("firmware.selftest_cmd", "check every device and the storage on this kiosk"),
     "calibrate": ("firmware.calibrate_cmd", "fit the thermometer's body-temperature model"),
     "provision": ("firmware.provision_cmd", "write this kiosk's identity, keys and config"),
+    "voice": ("firmware.voice.cmd", "synthesise the spoken prompts into WAV files (install time)"),
 }
 
 

@@ -19,7 +19,9 @@ from typing import Any
 
 from firmware.core import temperature
 from firmware.hw.pins import PinMap, PinMapError
+from firmware.screen.settings import ScreenSettings
 from firmware.topics import validate_id
+from firmware.voice.settings import VoiceSettings
 
 
 class ConfigError(ValueError):
@@ -190,6 +192,9 @@ class Config:
     keys: KeysConfig = field(default_factory=KeysConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    # The screen's and the voice's own settings classes (firmware/screen, firmware/voice).
+    screen: ScreenSettings = field(default_factory=ScreenSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     # sha256 of the file it was loaded from: goes into the birth record.
     source_hash: str = field(default="", metadata={"internal": True})
 
@@ -298,6 +303,11 @@ def _cross_checks(cfg: Config) -> None:
     try:
         cfg.pins.validate("pins")
     except PinMapError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        cfg.screen.validate("screen")
+        cfg.voice.validate("voice")
+    except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
 
