@@ -13,6 +13,7 @@ from pathlib import Path
 from firmware import config, credentials
 from firmware.clock import ManualClock
 from firmware.core import status_list as sl
+from firmware.hw.indicator import Indicator
 from host_sim.rig import SimRig, write_keys
 
 COMMUNITY = "sunshine-garden"
@@ -58,7 +59,7 @@ class VisitorGate:
         self._passes = 0
 
     @property
-    def indicator(self):  # type: ignore[no-untyped-def]
+    def indicator(self) -> Indicator:
         return self.rig.indicator
 
     def pass_token(self, status: str = "normal", unit: str | None = "3-2-501") -> str:
