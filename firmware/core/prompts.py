@@ -34,11 +34,7 @@ STEPS = {
     DENIED: ("禁止通行", "Entry denied", "통행할 수 없습니다"),
     EXIT: ("门已打开，请通行", "Door open, please go ahead", "문이 열렸습니다"),
     REMOTE_OPEN: ("门已远程打开", "Door opened remotely", "원격으로 문이 열렸습니다"),
-    FAULT: (
-        "设备故障，请联系物业",
-        "Out of service, please call the property office",
-        "고장입니다. 관리사무소에 연락하세요",
-    ),
+    FAULT: ("设备故障，暂停服务", "Out of service: device fault", "고장으로 서비스 중지"),
     OUT_OF_SERVICE: ("暂停服务", "Out of service", "서비스 중지"),
 }
 

@@ -122,6 +122,7 @@ class ScreenServer:
     def _stream(self, handler: BaseHTTPRequestHandler) -> None:
         sent = -1
         beat = self.settings.heartbeat_s
+        handler.close_connection = True  # a stream that ends closes its connection
         handler.wfile.write(b"retry: 500\n\n")
         handler.wfile.flush()
         while True:

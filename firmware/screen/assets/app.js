@@ -83,7 +83,10 @@
 
   function tick() {
     if (window.gateScreen.online && Date.now() - lastMessage > 3 * config.heartbeat_ms) {
+      // Silent but maybe still connected (a hung firmware): say so, and dial again.
       outOfService();
+      source.close();
+      connect();
     }
     const now = new Date();
     const hhmm = String(now.getHours()).padStart(2, "0") + ":" +
