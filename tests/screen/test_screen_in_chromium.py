@@ -208,6 +208,30 @@ def test_every_reason_is_shown_in_three_languages_without_tofu(screen, gate):
     gate.indicator.show("idle", prompts.for_step(prompts.IDLE))
 
 
+@pytest.mark.parametrize("size", [(800, 480), (1080, 1920), (1920, 1080)])
+def test_every_prompt_fits_the_official_displays_in_landscape_and_portrait(screen, gate, size):
+    page, _ = screen
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    try:
+        for reason in reasons.ALL:
+            gate.indicator.show(
+                "denied",
+                prompts.for_reason(reason),
+                body_c=36.6,
+                pass_type="visitor",
+                unit="12-3-1501",
+            )
+            render_of(page, gate.indicator.state.seq)
+            fit = page.evaluate(
+                "(() => { const m = document.querySelector('main');"
+                " return [m.scrollWidth <= innerWidth, m.scrollHeight <= innerHeight]; })()"
+            )
+            assert fit == [True, True], (reason, size)
+    finally:
+        page.set_viewport_size(VIEWPORT)
+        gate.indicator.show("idle", prompts.for_step(prompts.IDLE))
+
+
 def test_the_cjk_font_is_served_by_the_device(screen):
     page, _ = screen
     status = page.evaluate(
