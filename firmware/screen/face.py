@@ -41,15 +41,19 @@ def open_face(
         if screen.enabled:
             try:
                 server = stack.enter_context(ScreenServer(screen))
-            except OSError as exc:
+            except Exception as exc:  # a side channel: the gate runs without it
                 log.error("screen not started: %s:%s: %s", screen.bind, screen.port, exc)
             else:
                 indicator.add_listener(server.publish)
                 stack.callback(indicator.remove_listener, server.publish)
         if voice.enabled:
-            player = stack.enter_context(
-                VoicePlayer(voice, local_minute=minute_of_day(utc_offset_hours))
-            )
-            indicator.add_listener(player.hear)
-            stack.callback(indicator.remove_listener, player.hear)
+            try:
+                player = stack.enter_context(
+                    VoicePlayer(voice, local_minute=minute_of_day(utc_offset_hours))
+                )
+            except Exception as exc:
+                log.error("voice not started: %s", exc)
+            else:
+                indicator.add_listener(player.hear)
+                stack.callback(indicator.remove_listener, player.hear)
         yield server, player

@@ -158,3 +158,14 @@ def test_bad_screen_and_voice_settings_are_refused_with_one_line_naming_the_key(
 def test_a_remote_screen_must_be_asked_for_and_the_primary_language_comes_first():
     cfg = config.parse("[screen]\nbind = '0.0.0.0'\nallow_remote = true\nprimary_language = 'ko'")
     assert cfg.screen.bind == "0.0.0.0" and cfg.screen.languages() == ["ko", "zh", "en"]
+
+
+def test_the_face_subscribes_screen_and_voice_and_unsubscribes_on_leaving(indicator, tmp_path):
+    voice = VoiceSettings(audio_dir=str(tmp_path), player="/nonexistent/aplay")
+    with open_face(indicator, ScreenSettings(port=0), voice) as (screen, player):
+        assert screen is not None and player is not None
+        indicator.show("fever", prompts.for_reason("fever"), body_c=38.2)
+        _response, body = get(screen, "/state")
+        assert json.loads(body)["outcome"] == "fever"
+        assert player.clips_for(indicator.state)[:2] == ["earcon.fever.wav", "reason.fever.zh.wav"]
+    assert indicator._listeners == []
