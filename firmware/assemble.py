@@ -28,6 +28,7 @@ from firmware.hw.qr_decode import make_decoder
 from firmware.hw.smbus_pec import I2CBus
 from firmware.hw.thermometer import Thermometer, ThermometerSampler
 from firmware.link import MqttLink
+from firmware.screen.face import open_face
 from firmware.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,13 @@ def build_gate(
     clock: Clock,
     *,
     with_link: bool = True,
+    with_face: bool = False,
     boot_id: str | None = None,
 ) -> AssembledGate:
-    """Build the devices in a safe order and the gate over them (nothing started yet)."""
+    """Build the devices in a safe order and the gate over them (nothing started yet).
+
+    `with_face` starts the screen server and the voice player on the indicator (`[screen]`,
+    `[voice]`): side channels that the gate runs without if they cannot start."""
     inbox = Inbox()
     identity = payloads.Identity(
         device_id=cfg.device.id,
@@ -129,6 +134,10 @@ def build_gate(
         indicator = stack.enter_context(Indicator(
             cfg.pins, prompt_sink=hardware.prompt_sink, pin_factory=hardware.pin_factory
         ))
+        if with_face:
+            stack.enter_context(
+                open_face(indicator, cfg.screen, cfg.voice, cfg.device.utc_offset_hours)
+            )
         data_dir = Path(cfg.device.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         outbox = open_outbox(cfg, data_dir, clock)

@@ -32,8 +32,10 @@ from firmware.hw.door import DoorConfig, DoorConfigError
 from firmware.hw.pins import PinMap, PinMapError
 from firmware.hw.thermometer import ThermometerSettings
 from firmware.link.settings import MqttConfig
+from firmware.screen.settings import ScreenSettings
 from firmware.store.settings import OutboxConfig
 from firmware.topics import validate_id
+from firmware.voice.settings import VoiceSettings
 
 __all__ = ["Config", "ConfigError", "ModelConfig", "load", "parse"]
 
@@ -55,6 +57,9 @@ class Config:
     keys: KeysConfig = field(default_factory=KeysConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    # The screen's and the voice's own settings classes (firmware/screen, firmware/voice).
+    screen: ScreenSettings = field(default_factory=ScreenSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     # sha256 of the file it was loaded from: goes into the birth record.
     source_hash: str = field(default="", metadata={"internal": True})
 
@@ -149,6 +154,11 @@ def _cross_checks(cfg: Config) -> None:
         cfg.pins.validate("pins")
         cfg.door.validate("door")
     except (PinMapError, DoorConfigError) as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        cfg.screen.validate("screen")
+        cfg.voice.validate("voice")
+    except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
 

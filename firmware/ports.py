@@ -13,7 +13,15 @@ class DoorPort(Protocol):
 
 
 class IndicatorPort(Protocol):
-    def show(self, outcome: str, text_by_lang: dict[str, str] | None = None) -> None: ...
+    def show(
+        self,
+        outcome: str,
+        text_by_lang: dict[str, str] | None = None,
+        *,
+        body_c: float | None = None,
+        pass_type: str | None = None,
+        unit: str | None = None,
+    ) -> None: ...
 
 
 class LinkPort(Protocol):

@@ -24,7 +24,13 @@ VENV="$APP_DIR/.venv"
 # picamera2 and lgpio come from Raspberry Pi OS (they are built against its libcamera and
 # kernel); the venv sees them through --system-site-packages. libzbar0 is pyzbar's library.
 APT_PACKAGES=(python3-picamera2 python3-lgpio python3-venv libzbar0 i2c-tools)
-DEVICE_GROUPS=(gpio i2c video)
+# The screen (Chromium alone under the cage compositor, CJK fonts) and the voice (espeak-ng
+# synthesises the prompts here, aplay plays them).
+APT_PACKAGES+=(cage chromium fonts-noto-cjk espeak-ng alsa-utils)
+DEVICE_GROUPS=(gpio i2c video audio)
+SCREEN_SERVICE=gatekiosk-screen.service
+SCREEN_USER=gatekiosk-screen
+VOICE_DIR="$APP_DIR/voice"
 
 DRY_RUN=0
 CONFIG="$ETC_DIR/gatekiosk.toml"
@@ -137,27 +143,43 @@ pin_facts=$(PYTHONPATH="$SRC" "$PYTHON" - "$CONFIG" <<'PY'
 import sys, tomllib
 from pathlib import Path
 from firmware.hw.pins import PinMap, PinMapError
+from firmware.screen.settings import ScreenSettings
+from firmware.voice.settings import VoiceSettings
 
 path = Path(sys.argv[1])
 try:
-    table = tomllib.loads(path.read_text(encoding="utf-8")).get("pins", {}) if path.exists() else {}
-    pins = PinMap(**table).validate()
+    doc = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    pins = PinMap(**doc.get("pins", {})).validate()
+    screen = ScreenSettings(**doc.get("screen", {})).validate()
+    voice = VoiceSettings(**doc.get("voice", {})).validate()
 except (OSError, ValueError, TypeError) as exc:
     sys.exit(f"install.sh: {path}: {exc}")
 print(f"RELAY_PIN={pins.relay}")
 print(f"RELAY_OFF={pins.relay_off_drive}")
 for line in pins.boot_gpio_lines():
     print(f"BOOT_LINE={line}")
+print(f"SCREEN_HOST={'127.0.0.1' if screen.bind in ('0.0.0.0', '::') else screen.bind}")
+print(f"SCREEN_PORT={screen.port}")
+print(f"VOICE_LANGUAGES={','.join(voice.languages)}")
+if "audio_dir" in doc.get("voice", {}):
+    print(f"VOICE_DIR={voice.audio_dir}")
 PY
 )
 RELAY_PIN=""
 RELAY_OFF=""
 BOOT_LINES=()
+SCREEN_HOST=127.0.0.1
+SCREEN_PORT=""
+VOICE_LANGUAGES=""
 while IFS='=' read -r key value; do
     case $key in
         RELAY_PIN) RELAY_PIN=$value ;;
         RELAY_OFF) RELAY_OFF=$value ;;
         BOOT_LINE) BOOT_LINES+=("$value") ;;
+        SCREEN_HOST) SCREEN_HOST=$value ;;
+        SCREEN_PORT) SCREEN_PORT=$value ;;
+        VOICE_LANGUAGES) VOICE_LANGUAGES=$value ;;
+        VOICE_DIR) VOICE_DIR=$value ;;
     esac
 done <<<"$pin_facts"
 note "relay on GPIO$RELAY_PIN, off = $RELAY_OFF"
@@ -214,6 +236,20 @@ else
 fi
 run "$VENV/bin/pip" install --quiet --upgrade "$SRC"
 
+# -- screen and voice --------------------------------------------------------------------------
+
+step "Voice: prompts synthesised into $VOICE_DIR ($VOICE_LANGUAGES)"
+# Only the clips whose text changed are made again (the folder's manifest.json says).
+run "$VENV/bin/python" -m firmware.cli voice build --out "$VOICE_DIR" --languages "$VOICE_LANGUAGES"
+
+step "Screen user '$SCREEN_USER' (runs the kiosk browser, nothing else)"
+if id -u "$SCREEN_USER" >/dev/null 2>&1; then
+    note "user exists"
+else
+    run useradd --system --user-group --create-home --home-dir "/var/lib/$SCREEN_USER" \
+        --shell /usr/sbin/nologin "$SCREEN_USER"
+fi
+
 # -- configuration -----------------------------------------------------------------------------
 
 step "Configuration in $ETC_DIR"
@@ -226,6 +262,9 @@ fi
 write_file "$ETC_DIR/relay.env" 0644 "# Written by hardware/install.sh from the [pins] table; read by $SERVICE.
 GATEKIOSK_RELAY_PIN=$RELAY_PIN
 GATEKIOSK_RELAY_OFF=$RELAY_OFF"
+write_file "$ETC_DIR/screen.env" 0644 "# Written by hardware/install.sh from the [screen] table; read by $SCREEN_SERVICE.
+GATEKIOSK_SCREEN_HOST=$SCREEN_HOST
+GATEKIOSK_SCREEN_PORT=$SCREEN_PORT"
 [ -f "$CONFIG" ] || note "write $CONFIG next: gatekiosk provision (see README)"
 
 # -- boot configuration ------------------------------------------------------------------------
@@ -252,25 +291,32 @@ elif append_lines "$BOOT_CONFIG" "${boot_lines[@]}"; then
     reboot_needed=1
 fi
 
-# -- service -----------------------------------------------------------------------------------
+# -- services ----------------------------------------------------------------------------------
 
-step "systemd unit $UNIT_DIR/$SERVICE"
-if cmp -s "$HERE/$SERVICE" "$UNIT_DIR/$SERVICE"; then
-    note "unit is up to date"
-else
-    run install -m 0644 "$HERE/$SERVICE" "$UNIT_DIR/$SERVICE"
-    run systemctl daemon-reload
-fi
-if systemctl is-enabled --quiet "$SERVICE" 2>/dev/null; then
-    note "enabled"
-else
-    run systemctl enable "$SERVICE"
-fi
-if [ -f "$CONFIG" ]; then
-    run systemctl restart "$SERVICE"
-else
-    note "not started: no $CONFIG yet"
-fi
+# install_unit UNIT: install (when changed), enable, and restart it once there is a config.
+install_unit() {
+    local unit=$1
+    step "systemd unit $UNIT_DIR/$unit"
+    if cmp -s "$HERE/$unit" "$UNIT_DIR/$unit"; then
+        note "unit is up to date"
+    else
+        run install -m 0644 "$HERE/$unit" "$UNIT_DIR/$unit"
+        run systemctl daemon-reload
+    fi
+    if systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+        note "enabled"
+    else
+        run systemctl enable "$unit"
+    fi
+    if [ -f "$CONFIG" ]; then
+        run systemctl restart "$unit"
+    else
+        note "not started: no $CONFIG yet"
+    fi
+}
+install_unit "$SERVICE"
+# The screen: Chromium in kiosk mode under cage on tty1, showing the page the kiosk serves.
+install_unit "$SCREEN_SERVICE"
 
 step "Done"
 if [ "$reboot_needed" = 1 ]; then

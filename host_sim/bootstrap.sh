@@ -7,7 +7,9 @@ set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-DEB_PACKAGES="mosquitto libzbar0"
+# chromium, fonts-noto-cjk: the screen tests (headless, Debian's browser); espeak-ng, sox,
+# alsa-utils: the voice (synthesis, measuring the clips, aplay).
+DEB_PACKAGES="mosquitto libzbar0 chromium fonts-noto-cjk espeak-ng sox alsa-utils"
 
 missing=""
 for pkg in $DEB_PACKAGES; do

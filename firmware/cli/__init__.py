@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "selftest": ("firmware.cli.selftest", "check every device and the storage on this kiosk"),
     "calibrate": ("firmware.cli.calibrate", "fit the thermometer's body-temperature model"),
     "provision": ("firmware.cli.provision", "write this kiosk's identity, keys and config"),
+    "voice": ("firmware.voice.cmd", "synthesise the spoken prompts into WAV files (install time)"),
 }
 
 

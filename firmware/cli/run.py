@@ -46,7 +46,7 @@ def run(cfg: Config, stop: threading.Event) -> int:
     """Build the real devices in a safe order and run the gate until `stop` is set."""
     clock = SystemClock(timesync.system_clock_synced)
     hardware = hardware_from_config(cfg.thermometer.bus, cfg.camera.source)
-    built = build_gate(cfg, hardware, clock)
+    built = build_gate(cfg, hardware, clock, with_face=True)
     try:
         built.start()
         log.info(

@@ -198,7 +198,7 @@ class Visits:
             self._store.state = decision.state
             if consumed:
                 self._save_state()
-        self._show(decision)
+        self._show(decision, temp)
         self.abandon()
         self.phase = COOLDOWN
         hold = door.cooldown_s
@@ -221,11 +221,17 @@ class Visits:
                 "storage_fault", {"what": "gate_state", "error": str(exc)[:120]}
             )
 
-    def _show(self, decision: policy.Decision) -> None:
+    def _show(self, decision: policy.Decision, temp: dict[str, Any] | None) -> None:
         text = prompts.for_decision(decision.granted, decision.reasons)
+        info = decision.pass_info
+        # What the screen may show of the visit: the body temperature, pass type and unit.
+        body_c = temp["body_c"] if temp else None
+        pass_type = info.pass_type if info else None
+        unit = info.unit if info else None
         if decision.granted:
-            self._indicator.show("granted", text)
+            outcome = "granted"
         elif "fever" in decision.reasons:
-            self._indicator.show("fever", text)
+            outcome = "fever"
         else:
-            self._indicator.show("denied", text)
+            outcome = "denied"
+        self._indicator.show(outcome, text, body_c=body_c, pass_type=pass_type, unit=unit)

@@ -12,14 +12,20 @@ beeps differ too):
 | fever     | off            | fast blink 5 s        | five long beeps          |
 | fault     | off            | slow blink, until cleared | silent               |
 
-Prompt text goes to a `PromptSink`; the kiosk has no display driver yet, so the sinks here log
-or print it (a screen would be one more sink).
+Prompt text goes to a `PromptSink` (the log, or the simulator's console). Each `show` also
+publishes a `DisplayState` snapshot to its listeners: the screen (`firmware/screen`) and the
+voice (`firmware/voice`) subscribe. Listeners must return at once; one that raises is logged
+and the gate goes on.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TextIO
 
 from gpiozero import LED, Buzzer
@@ -73,6 +79,48 @@ PROMPTS: dict[str, dict[str, str]] = {
 }
 
 
+PASS_TYPES = ("resident", "visitor", "staff")
+# A building-unit-room such as 3-2-501; anything else is left off the screen.
+_UNIT = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,15}")
+
+
+class DisplayState(NamedTuple):
+    """What the person at the gate is shown: a snapshot published by every `show`.
+
+    Never a name: the pass type and the unit at most.
+    """
+
+    seq: int
+    outcome: str
+    key: str | None  # the prompt's key in firmware.core.prompts ("reason.fever"), if it has one
+    text: dict[str, str]
+    next_step: dict[str, str]
+    body_c: float | None
+    pass_type: str | None
+    unit: str | None
+    time: float  # wall clock, seconds since the epoch
+
+    def as_dict(self) -> dict[str, Any]:
+        """The snapshot as plain JSON-able data."""
+        return self._asdict()
+
+
+DisplayListener = Callable[[DisplayState], None]
+
+
+Detail = tuple[float | None, str | None, str | None]
+
+
+def _detail(body_c: float | None, pass_type: str | None, unit: str | None) -> Detail:
+    """Keep only detail that is fit for the screen (plausible, and never personal)."""
+    body = None
+    if isinstance(body_c, (int, float)) and not isinstance(body_c, bool) and 30 <= body_c <= 45:
+        body = round(float(body_c), 1)
+    kind = pass_type if pass_type in PASS_TYPES else None
+    room = unit if isinstance(unit, str) and _UNIT.fullmatch(unit) else None
+    return body, kind, room
+
+
 class PromptSink(Protocol):
     def prompt(self, text_by_lang: dict[str, str]) -> None:
         """Show the same message in each language given (keys are language tags: en, zh)."""
@@ -114,7 +162,16 @@ class Indicator:
         prompt_sink: PromptSink | None = None,
         patterns: dict[str, Pattern] | None = None,
         pin_factory: Any = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        self._wall_clock = wall_clock
+        self._listeners: list[DisplayListener] = []
+        self._lock = threading.Lock()
+        self._seq = 0
+        idle_next = prompts.next_for_step(prompts.IDLE)
+        self.state = DisplayState(
+            0, "idle", "step.idle", PROMPTS["idle"], idle_next, None, None, None, wall_clock()
+        )
         self.patterns = dict(PATTERNS if patterns is None else patterns)
         missing = [outcome for outcome in OUTCOMES if outcome not in self.patterns]
         if missing:
@@ -130,8 +187,29 @@ class Indicator:
             raise
         self.current = "idle"
 
-    def show(self, outcome: str, text_by_lang: dict[str, str] | None = None) -> None:
-        """Start `outcome`'s pattern (ending the previous one) and prompt its text.
+    def add_listener(self, listener: DisplayListener) -> None:
+        """Call `listener` with every new display state (and once now, with the current one)."""
+        with self._lock:
+            self._listeners.append(listener)
+            state = self.state
+        self._notify(listener, state)
+
+    def remove_listener(self, listener: DisplayListener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def show(
+        self,
+        outcome: str,
+        text_by_lang: dict[str, str] | None = None,
+        *,
+        body_c: float | None = None,
+        pass_type: str | None = None,
+        unit: str | None = None,
+    ) -> None:
+        """Start `outcome`'s pattern (ending the previous one), prompt its text and publish the
+        display state, with the measured body temperature and the pass type and unit if given.
 
         An unknown outcome shows `fault`. Never raises: a broken LED must not stop the gate.
         """
@@ -157,6 +235,28 @@ class Indicator:
                 self.prompt_sink.prompt(text)
             except Exception:
                 log.exception("indicator: prompt sink failed")
+        self._publish(outcome, dict(text), _detail(body_c, pass_type, unit))
+
+    def _publish(self, outcome: str, text: dict[str, str], detail: Detail) -> None:
+        key = prompts.key_for(text)
+        next_step = prompts.next_for_key(key) if key else prompts.next_for_step(outcome)
+        with self._lock:
+            self._seq += 1
+            body_c, pass_type, unit = detail
+            self.state = DisplayState(
+                self._seq, outcome, key, text, next_step, body_c, pass_type, unit,
+                self._wall_clock(),
+            )
+            state, listeners = self.state, list(self._listeners)
+        for listener in listeners:
+            self._notify(listener, state)
+
+    @staticmethod
+    def _notify(listener: DisplayListener, state: DisplayState) -> None:
+        try:
+            listener(state)
+        except Exception:
+            log.exception("indicator: display listener %r failed", listener)
 
     def close(self) -> None:
         """Everything off, pins released."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from firmware import credentials
-from firmware.app import MEASURING
+from firmware.gate.visit import MEASURING
 
 from .conftest import COMMUNITY, URI
 

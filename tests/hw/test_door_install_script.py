@@ -40,27 +40,32 @@ STUB = textwrap.dedent(
         id)
             case "$*" in
                 -u) echo 0 ;;
-                "-u gatekiosk") grep -qx gatekiosk "$state/users" 2>/dev/null || exit 1; echo 999 ;;
+                "-u "*) grep -qx -- "$2" "$state/users" 2>/dev/null || exit 1; echo 999 ;;
                 "-nG gatekiosk") echo "gatekiosk $(tr '\n' ' ' <"$state/groups" 2>/dev/null)" ;;
                 *) exit 1 ;;
             esac ;;
         getent)
-            case $2 in gpio | i2c | video) echo "$2:x:900:" ;; *) exit 2 ;; esac ;;
+            case $2 in gpio | i2c | video | audio) echo "$2:x:900:" ;; *) exit 2 ;; esac ;;
         useradd) echo "${!#}" >>"$state/users" ;;
         usermod) echo "$3" >>"$state/groups" ;;
         systemctl)
             case $1 in
-                is-enabled) [ -f "$state/enabled" ] ;;
-                enable) touch "$state/enabled" ;;
+                is-enabled) [ -f "$state/enabled.${!#}" ] ;;
+                enable) touch "$state/enabled.$2" ;;
             esac ;;
         chgrp) ;;
-        python3)
+        python3 | python)
             if [ "$1" = -m ] && [ "$2" = venv ]; then
                 venv=${!#}
                 mkdir -p "$venv/bin"
                 printf 'include-system-site-packages = true\n' >"$venv/pyvenv.cfg"
                 ln -sf "$STUB_DIR/pip" "$venv/bin/pip"
                 ln -sf "$STUB_DIR/python3" "$venv/bin/python"
+                exit 0
+            fi
+            # The voice build is real only where a test asks for it (it takes seconds).
+            if [ "$name ${1:-} ${2:-} ${3:-}" = "python -m firmware.cli voice" ] \
+                && [ ! -f "$state/real-voice" ]; then
                 exit 0
             fi
             exec "$REAL_PYTHON" "$@" ;;
@@ -188,6 +193,17 @@ def test_dry_run_prints_every_step_and_changes_nothing(machine):
         "| gpio=17=op,dl",
         f"would run: install -m 0644 {HARDWARE}/gatekiosk.service {machine.unit_dir}/",
         "would run: systemctl enable gatekiosk.service",
+        # The screen and the voice.
+        "i2c-tools cage chromium fonts-noto-cjk espeak-ng alsa-utils",
+        "would run: usermod -a -G audio gatekiosk",
+        f"would run: {machine.app_dir}/.venv/bin/python -m firmware.cli voice build --out "
+        f"{machine.app_dir}/voice --languages zh,en,ko",
+        "would run: useradd --system --user-group --create-home --home-dir "
+        "/var/lib/gatekiosk-screen --shell /usr/sbin/nologin gatekiosk-screen",
+        f"would write {machine.etc_dir}/screen.env",
+        "| GATEKIOSK_SCREEN_PORT=8310",
+        f"would run: install -m 0644 {HARDWARE}/gatekiosk-screen.service {machine.unit_dir}/",
+        "would run: systemctl enable gatekiosk-screen.service",
     ):
         assert expected in out, expected
 
@@ -209,7 +225,7 @@ def test_install_is_idempotent(machine):
     assert "apt-get update" in calls
     assert any(c.startswith("useradd --system") and c.endswith(" gatekiosk") for c in calls)
     assert {c for c in calls if c.startswith("usermod")} == {
-        f"usermod -a -G {g} gatekiosk" for g in ("gpio", "i2c", "video")
+        f"usermod -a -G {g} gatekiosk" for g in ("gpio", "i2c", "video", "audio")
     }
     assert f"python3 -m venv --system-site-packages {machine.app_dir}/.venv" in calls
     assert f"pip install --quiet --upgrade {REPO}" in calls
@@ -229,8 +245,12 @@ def test_install_is_idempotent(machine):
     before = machine.snapshot()
     second = machine.install()
     assert second.returncode == 0, second.stderr
-    # Only the project itself is installed again (it may have changed); nothing else moves.
-    assert changing_calls(machine.calls()) == [f"pip install --quiet --upgrade {REPO}"]
+    # Only the project itself is installed again (it may have changed), and its voice built
+    # again (which redoes only changed clips); nothing else moves.
+    assert changing_calls(machine.calls()) == [
+        f"pip install --quiet --upgrade {REPO}",
+        f"python -m firmware.cli voice build --out {machine.app_dir}/voice --languages zh,en,ko",
+    ]
     assert machine.snapshot() == before
     assert "reboot" not in second.stdout
 
@@ -305,7 +325,7 @@ def test_service_unit_restarts_forever_as_an_unprivileged_user_with_device_group
         "/opt/gatekiosk/.venv/bin/gatekiosk run --config /etc/gatekiosk/gatekiosk.toml"
     ]
     assert unit["Service.User"] == ["gatekiosk"]
-    assert unit["Service.SupplementaryGroups"] == ["gpio i2c video"]
+    assert unit["Service.SupplementaryGroups"] == ["gpio i2c video audio"]
     assert unit["Service.StateDirectory"] == ["gatekiosk"]
     assert unit["Service.WorkingDirectory"] == ["/var/lib/gatekiosk"]
     [stop_post] = unit["Service.ExecStopPost"]
@@ -314,4 +334,42 @@ def test_service_unit_restarts_forever_as_an_unprivileged_user_with_device_group
     for breaks_devices in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
         assert f"Service.{breaks_devices}" not in unit
     assert "Service.WatchdogSec" not in unit
+    assert unit["Install.WantedBy"] == ["multi-user.target"]
+
+
+def test_install_builds_the_voice_and_points_the_screen_at_the_configured_port(machine):
+    config = machine.root / "gatekiosk.toml"
+    (machine.state / "real-voice").touch()
+    config.write_text("[screen]\nport = 9000\n[voice]\nlanguages = ['en']\n")
+    result = machine.install("--config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert (machine.etc_dir / "screen.env").read_text().splitlines()[1:] == [
+        "GATEKIOSK_SCREEN_HOST=127.0.0.1",
+        "GATEKIOSK_SCREEN_PORT=9000",
+    ]
+    voice = machine.app_dir / "voice"
+    assert (voice / "step.granted.en.wav").is_file() and (voice / "earcon.fever.wav").is_file()
+    assert not (voice / "step.granted.zh.wav").exists()
+    calls = machine.calls()
+    assert "systemctl enable gatekiosk-screen.service" in calls
+    assert "systemctl restart gatekiosk-screen.service" in calls
+    config.write_text("[screen]\nport = 80\n")
+    refused = machine.install("--config", str(config))
+    assert refused.returncode == 1
+    assert "screen.port: 80 is outside 1024..65535" in refused.stderr
+
+
+def test_screen_unit_runs_chromium_in_kiosk_mode_under_cage_and_comes_back():
+    unit = unit_settings(HARDWARE / "gatekiosk-screen.service")
+    assert unit["Service.Restart"] == ["always"]
+    assert unit["Unit.StartLimitIntervalSec"] == ["0"]
+    assert unit["Service.User"] == ["gatekiosk-screen"]
+    [start] = unit["Service.ExecStart"]
+    command = start.split()
+    assert command[:3] == ["/usr/bin/cage", "-d", "--"] and command[3] == "/usr/bin/chromium"
+    for flag in ("--kiosk", "--noerrdialogs", "--disable-infobars", "--incognito"):
+        assert flag in command, flag
+    assert command[-1] == "http://${GATEKIOSK_SCREEN_HOST}:${GATEKIOSK_SCREEN_PORT}/"
+    assert unit["Service.EnvironmentFile"] == ["-/etc/gatekiosk/screen.env"]
+    assert "gatekiosk.service" in unit["Unit.Wants"][0]
     assert unit["Install.WantedBy"] == ["multi-user.target"]

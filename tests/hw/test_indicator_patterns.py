@@ -206,3 +206,37 @@ def test_log_sink_logs_the_prompt(caplog):
     caplog.set_level("INFO", logger="firmware.hw.indicator")
     LogPromptSink().prompt({"en": "Welcome"})
     assert "prompt: en: Welcome" in caplog.text
+
+
+def test_each_show_publishes_a_display_state_with_the_next_step_and_detail(rig):
+    indicator, _, _ = rig
+    states = []
+    indicator.add_listener(states.append)
+    assert [s.outcome for s in states] == ["idle"]  # the current state, at once
+    indicator.show("fever", PROMPTS["fever"], body_c=38.44, pass_type="resident", unit="3-2-501")
+    state = states[-1]
+    assert (state.outcome, state.key, state.body_c, state.unit) == (
+        "fever",
+        "reason.fever",
+        38.4,
+        "3-2-501",
+    )
+    assert state.next_step["en"] == "Please step aside and wait; staff have been notified"
+    assert state.seq == states[0].seq + 1 and state == indicator.state
+
+
+def test_a_failing_display_listener_is_logged_and_the_others_still_hear(rig, caplog):
+    indicator, outputs, _ = rig
+    heard = []
+
+    def broken(_state):
+        raise RuntimeError("screen gone")
+
+    indicator.add_listener(broken)
+    indicator.add_listener(heard.append)
+    indicator.show("granted")
+    assert heard[-1].outcome == "granted" and "display listener" in caplog.text
+    outputs.wait_for({"buzzer": [False, True, False]})
+    indicator.remove_listener(heard.append)
+    indicator.show("denied")
+    assert heard[-1].outcome == "granted"
