@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-import secrets
 import shutil
 import sqlite3
 import threading
@@ -37,44 +35,16 @@ from typing import Any
 
 from firmware.clock import Clock
 from firmware.errors import one_line
+from firmware.store.outbox_db import MAX_SEQ, OutboxError, open_database
 from firmware.topics import OUTBOX_KINDS
 
 log = logging.getLogger(__name__)
 
 SETTLE_MODES = ("ack", "puback")
-SCHEMA_VERSION = 1
-STREAM_BYTES = 16  # 16 random bytes -> 32 lowercase hex characters
 DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024
 # Deleting in chunks keeps each prune transaction short: the app waits on `append` before the
 # door moves, and a long delete holding the write lock would stall it.
 PRUNE_CHUNK = 2000
-BUSY_TIMEOUT_S = 5.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq          INTEGER PRIMARY KEY,
-    kind         TEXT NOT NULL CHECK (kind IN ('event', 'alarm')),
-    event_id     TEXT NOT NULL UNIQUE,
-    payload      TEXT NOT NULL,
-    created_at   REAL NOT NULL,
-    published_at REAL,
-    settled_at   REAL
-);
-CREATE INDEX IF NOT EXISTS outbox_unsettled ON outbox (seq) WHERE settled_at IS NULL;
-"""
-
-
-# SQLite integers are signed 64-bit: a seq from the network past this never reaches it.
-MAX_SEQ = 2**63 - 1
-
-
-class OutboxError(Exception):
-    """The outbox's storage failed or cannot be trusted; the message is one line."""
-
 
 @dataclass(frozen=True)
 class Settlement:
@@ -135,77 +105,9 @@ class Outbox:
         self._lock = threading.Lock()
         self._listeners: list[Callable[[int], None]] = []
         self._conn: sqlite3.Connection | None = None
-        self._conn, self._stream = self._open(integrity_check)
+        self._conn, self._stream = open_database(self._path, integrity_check)
         # The highest seq handed to a broker: a server can only have committed this far.
         self._sent_through = self._sent_through_at_open()
-
-    # -- opening -------------------------------------------------------------------------------
-
-    def _open(self, integrity_check: bool) -> tuple[sqlite3.Connection, str]:
-        where = str(self._path)
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                where, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise OutboxError(f"cannot open outbox {where}: {one_line(exc)}") from exc
-        try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise OutboxError(f"outbox {where}: storage refuses WAL mode (got {mode})")
-            conn.execute("PRAGMA synchronous=FULL")
-            if conn.execute("PRAGMA synchronous").fetchone()[0] != 2:
-                raise OutboxError(f"outbox {where}: synchronous=FULL not accepted")
-            if integrity_check:
-                verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
-                if verdict != "ok":
-                    raise OutboxError(
-                        f"outbox {where} is corrupt ({' '.join(str(verdict).split())}); "
-                        "file left untouched"
-                    )
-            stream = self._ensure_schema(conn)
-        except OutboxError:
-            conn.close()
-            raise
-        except sqlite3.Error as exc:
-            conn.close()
-            raise OutboxError(
-                f"outbox {where} is unreadable ({one_line(exc)}); file left untouched"
-            ) from exc
-        return conn, stream
-
-    def _ensure_schema(self, conn: sqlite3.Connection) -> str:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                conn.execute(statement)
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            held = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
-            if not meta and not held:
-                meta = {
-                    "stream": secrets.token_hex(STREAM_BYTES),
-                    "next_seq": "1",
-                    "schema_version": str(SCHEMA_VERSION),
-                }
-                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
-                log.info("outbox %s created, stream %s", self._path, meta["stream"])
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        stream, next_seq = meta.get("stream", ""), meta.get("next_seq", "")
-        if not (
-            re.fullmatch(r"[0-9a-f]{16,32}", stream) and next_seq.isdigit() and int(next_seq) >= 1
-        ):
-            raise OutboxError(f"outbox {self._path}: meta table is damaged; file left untouched")
-        if meta.get("schema_version") != str(SCHEMA_VERSION):
-            raise OutboxError(
-                f"outbox {self._path}: schema version {meta.get('schema_version')} "
-                f"is not {SCHEMA_VERSION}"
-            )
-        return stream
 
     # -- plumbing ------------------------------------------------------------------------------
 
