@@ -1,33 +1,11 @@
-"""The MQTT link: our own connection manager and the outbox sender (DESIGN 1.3, 2.4, 2.5).
+"""The MQTT link: our own connection manager around paho (DESIGN 1.3, 2.4, 2.5).
 
-One thread (`mqtt-link`) owns the connection and the sending; paho's network thread
-(`loop_start`) only moves bytes and posts what it saw (CONNACK, PUBACK, acks, lost link) into a
-queue. That hand-off matters: paho calls `on_publish` while holding its own message lock, so a
-callback that took one of our locks while our thread held it and called `publish()` would
-deadlock; a queue never blocks.
-
-Connections. Each attempt uses a fresh paho client, with paho's own reconnect switched off
-(`reconnect_on_failure=False`): nothing queued in paho's memory ever survives into the next
-connection (FIELD-NOTES: a reconnect can overshoot the window and resend with new mids), and the
-outbox is the only queue. A round tries every broker in the list in order; between rounds the
-wait is exponential with full jitter, `uniform(0, min(max, initial * 2**n))`, and even the first
-retry after a lost link waits `uniform(0, initial)`, so a city's gates do not return in
-lock-step after a broker restart.
-
-Sessions. Clean start, no session kept by the broker (MQTT 5: Clean Start 1, session expiry 0;
-3.1.1: clean session). Commands must never be replayed from a stored session — they expire in
-60 s and a stale `open` must not act; the status list is retained so it arrives on every
-subscribe anyway; a server ack missed while offline is recovered because every unsettled row is
-sent again after a reconnect and the server acks duplicates too. Under MQTT 5 the command
-subscription also asks the broker not to send retained commands (Retain Handling 2); under 3.1.1
-the app must refuse messages flagged retained.
-
-Sending is the sender's (`firmware.link.sender`): only while connected, in seq order, QoS 1,
-at most `window` rows handed to paho, PUBACK reason codes checked, server acks bounded by what
-was sent.
-
-`publish_now` (state, telemetry, cmd-result) is for messages that are not kept: while offline
-they are dropped and the call returns False.
+One thread (`mqtt-link`) owns the connection and the sending; paho's network thread only moves
+bytes and posts what it saw into a queue (`firmware.link.client`). Each attempt uses a fresh
+paho client with paho's reconnect off, so nothing queued in paho's memory survives into the next
+connection and the outbox stays the only queue; rounds over the broker list back off with full
+jitter. Clean sessions: commands are never replayed from a stored session, the status list is
+retained, unsettled rows are sent again after every reconnect. See README.md beside this file.
 """
 
 from __future__ import annotations
@@ -43,16 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
+from paho.mqtt.enums import MQTTErrorCode
 
-from firmware import payloads, topics
+from firmware import topics
 from firmware.clock import Clock
 from firmware.link.backoff import Backoff
-from firmware.link.news import Connack, Down, News, Puback, ServerAck, Wake
+from firmware.link.client import OnMessage, PahoSide, subscribe
+from firmware.link.news import Connack, Down, News, Puback, ServerAck, SubscribeRefused, Wake
 from firmware.link.sender import FIRST_FAILURE_REASON, OnAckRefused, Sender
-from firmware.link.settings import PROTOCOLS, MqttSettings
+from firmware.link.settings import MqttSettings
 from firmware.store.outbox import Outbox, OutboxError
 from firmware.topics import OUTBOX_KINDS
 
@@ -61,19 +38,9 @@ log = logging.getLogger(__name__)
 POLL_S = 0.1  # real seconds between looks at the clock while waiting for something
 STABLE_CONNECTION_S = 10.0  # a link that lasted this long resets the back-off
 STOP_PUBLISH_TIMEOUT_S = 2.0  # how long stop() waits for the offline record's PUBACK
-PAHO_EXTRA_INFLIGHT = 4  # room beside the outbox window for birth, cmd-result
 # Messages that are not kept. "alarm" is here only for the storage_fault alarm the app sends
 # when the outbox itself has failed (best effort); every other alarm goes through the outbox.
 NOT_KEPT_KINDS = ("state", "telemetry", "cmd-result", "alarm")
-
-OnMessage = Callable[[str, "str | None", bytes, bool], None]
-
-
-def _reason(reason_code: ReasonCode | int) -> tuple[int, str]:
-    if isinstance(reason_code, ReasonCode):
-        return reason_code.value, reason_code.getName()
-    return int(reason_code), str(reason_code)
-
 
 class MqttLink:
     """Keeps the gate connected to one of its brokers and drains the outbox (see module doc)."""
@@ -100,8 +67,6 @@ class MqttLink:
         self._device_id = topics.validate_id(device_id, "device_id")
         self._outbox = outbox
         self._state_payload = state_payload
-        self._will_payload = will_payload
-        self._on_message = on_message
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s,
                                 rng or random.Random())
         self._sender = Sender(
@@ -110,6 +75,8 @@ class MqttLink:
             on_ack_refused,
         )
         self._news: queue.Queue[News] = queue.Queue()
+        self._paho = PahoSide(settings, self._community_id, self._gate_id, self._news,
+                              on_message, lambda: self._generation, will_payload)
         self._stopping = threading.Event()
         self._wake_queued = threading.Event()
         self._thread: threading.Thread | None = None
@@ -198,12 +165,7 @@ class MqttLink:
             log.info("offline: status list refresh skipped (it arrives on the next connect)")
             return
         topic = topics.status_list_topic(self._community_id)
-        if self._settings.protocol == "5":
-            client.subscribe(topic, options=SubscribeOptions(qos=1))
-        else:
-            client.subscribe(topic, qos=1)
-
-    # -- paho callbacks (network thread: post and return, never block) -------------------------
+        subscribe(client, self._settings.protocol, [(topic, 0)])
 
     def _wake(self, _seq: int | None = None) -> None:
         # One wake-up in the queue is enough, however many appends happen meanwhile (and
@@ -211,58 +173,6 @@ class MqttLink:
         if not self._wake_queued.is_set():
             self._wake_queued.set()
             self._news.put(Wake())
-
-    def _on_socket_open(self, _client: mqtt.Client, _generation: int, sock: Any) -> None:
-        # Nagle's algorithm holds a small packet written right behind another (a PUBACK, then
-        # the next PUBLISH) until the peer's delayed ACK, ~40 ms on Linux: one stall per window
-        # of events. MQTT packets are small and latency matters, so send at once.
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def _on_connect(self, _client: mqtt.Client, generation: int, _flags: Any,
-                    reason_code: ReasonCode, _properties: Any) -> None:
-        self._news.put(Connack(generation, *_reason(reason_code)))
-
-    def _on_disconnect(self, _client: mqtt.Client, generation: int, _flags: Any,
-                       reason_code: ReasonCode, _properties: Any) -> None:
-        self._news.put(Down(generation, *_reason(reason_code)))
-
-    def _on_publish(self, _client: mqtt.Client, generation: int, mid: int,
-                    reason_code: ReasonCode, _properties: Any) -> None:
-        self._news.put(Puback(generation, mid, *_reason(reason_code)))
-
-    def _on_subscribe(self, _client: mqtt.Client, _generation: int, _mid: int,
-                      reason_codes: list[ReasonCode], _properties: Any) -> None:
-        refused = [name for value, name in map(_reason, reason_codes)
-                   if value >= FIRST_FAILURE_REASON]
-        if refused:
-            log.error("broker refused subscriptions: %s", ", ".join(refused))
-            self._last_error = "subscription refused: " + ", ".join(refused)
-
-    def _on_paho_message(self, _client: mqtt.Client, generation: int,
-                         message: mqtt.MQTTMessage) -> None:
-        if generation != self._generation:
-            return  # from a connection already given up
-        try:
-            kind_name = topics.classify(message.topic, self._community_id, self._gate_id)
-        except (ValueError, UnicodeDecodeError):
-            kind_name = None
-        if kind_name is None:
-            log.warning("message on unexpected topic ignored")
-            return
-        kind, name = kind_name
-        if kind == "ack":
-            try:
-                stream, through = payloads.parse_ack(bytes(message.payload))
-            except ValueError as exc:
-                log.warning("bad ack ignored: %s", exc)
-                return
-            self._news.put(ServerAck(stream, through))
-            return
-        try:
-            self._on_message(kind, name, bytes(message.payload), bool(message.retain))
-        except Exception:
-            log.exception("on_message handler failed for %s", kind)
 
     # -- the link thread -----------------------------------------------------------------------
 
@@ -296,35 +206,6 @@ class MqttLink:
                 self._drop_connection()
             return
 
-    def _new_client(self, generation: int) -> mqtt.Client:
-        settings = self._settings
-        protocol = PROTOCOLS[settings.protocol]
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id,
-            clean_session=True if protocol == MQTTProtocolVersion.MQTTv311 else None,
-            userdata=generation,
-            protocol=protocol,
-            reconnect_on_failure=False,
-        )
-        client.connect_timeout = settings.connect_timeout_s
-        client.max_inflight_messages_set(settings.window + PAHO_EXTRA_INFLIGHT)
-        if settings.tls is not None:
-            client.tls_set(ca_certs=settings.tls.ca_file, certfile=settings.tls.cert_file,
-                           keyfile=settings.tls.key_file)
-        if settings.username is not None:
-            client.username_pw_set(settings.username, settings.password)
-        will = self._will_payload() if callable(self._will_payload) else self._will_payload
-        client.will_set(topics.state_topic(self._community_id, self._gate_id),
-                        json.dumps(will, separators=(",", ":")), qos=1, retain=True)
-        client.on_socket_open = self._on_socket_open
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_subscribe = self._on_subscribe
-        client.on_message = self._on_paho_message
-        return client
-
     def _connect(self, host: str, port: int) -> bool:
         """One attempt on one broker; True once it has accepted us and we have subscribed."""
         self._attempts += 1
@@ -333,26 +214,17 @@ class MqttLink:
         self._link_lost = None
         where = f"{host}:{port}"
         try:
-            client = self._new_client(self._generation)
+            client = self._paho.new_client(self._generation)
         except (OSError, ValueError) as exc:  # unreadable certificate or key, mostly
             self._last_error = f"{where}: client set-up failed: {exc}"
             log.error("mqtt %s", self._last_error)
             return False
         with self._client_lock:
             self._client = client
-        try:
-            if self._settings.protocol == "5":
-                client.connect(host, port, keepalive=self._settings.keepalive, clean_start=True)
-            else:  # 3.1.1: clean session was set when the client was made
-                client.connect(host, port, keepalive=self._settings.keepalive)
-        except OSError as exc:
-            self._last_error = f"{where}: {exc}"
-            log.info("mqtt connect to %s failed: %s", where, exc)
-            self._drop_connection()
-            return False
-        except ValueError as exc:  # paho refuses the settings themselves
-            self._last_error = f"{where}: {exc}"
-            log.error("mqtt connect to %s impossible: %s", where, exc)
+        problem = self._paho.connect(client, host, port)
+        if problem is not None:
+            self._last_error = f"{where}: {problem}"
+            log.info("mqtt connect to %s failed: %s", where, problem)
             self._drop_connection()
             return False
         client.loop_start()
@@ -375,22 +247,9 @@ class MqttLink:
         self._broker = where
         self._connected = True
         log.info("mqtt connected to %s (protocol %s)", where, self._settings.protocol)
-        self._subscribe(client)
+        self._paho.subscribe_all(client)
         self._publish_birth()
         return True
-
-    def _subscribe(self, client: mqtt.Client) -> None:
-        c, g = self._community_id, self._gate_id
-        wanted = [
-            (topics.status_list_topic(c), 0),
-            (topics.ack_topic(c, g), 0),
-            (topics.cmd_subscription(c, g), SubscribeOptions.RETAIN_DO_NOT_SEND),
-        ]
-        if self._settings.protocol == "5":
-            client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain))
-                              for t, retain in wanted])
-        else:
-            client.subscribe([(t, 1) for t, _ in wanted])
 
     def _publish_birth(self) -> None:
         try:
@@ -444,6 +303,8 @@ class MqttLink:
                 acks[news.stream] = max(acks.get(news.stream, 0), news.through_seq)
             elif isinstance(news, Wake):
                 self._wake_queued.clear()
+            elif isinstance(news, SubscribeRefused):
+                self._last_error = f"subscription refused: {news.names}"
             elif news.generation != current:
                 continue  # news from a connection already given up
             elif isinstance(news, Connack):
@@ -484,7 +345,7 @@ class MqttLink:
         """On stop: retained offline state, clean DISCONNECT (the will is then not sent)."""
         client = self._client
         if client is not None and self._connected:
-            will = self._will_payload() if callable(self._will_payload) else self._will_payload
+            will = self._paho.will()
             info = client.publish(topics.state_topic(self._community_id, self._gate_id),
                                   json.dumps(will, separators=(",", ":")), qos=1, retain=True)
             if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:

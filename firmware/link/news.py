@@ -50,4 +50,11 @@ class ServerAck:
     through_seq: int
 
 
-News = Wake | Connack | Down | Puback | ServerAck
+@dataclass(frozen=True)
+class SubscribeRefused:
+    """The broker refused some of the link's subscriptions."""
+
+    names: str
+
+
+News = Wake | Connack | Down | Puback | ServerAck | SubscribeRefused

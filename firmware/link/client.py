@@ -1,0 +1,172 @@
+"""paho's side of the link: one fresh client per connection attempt, and its callbacks.
+
+paho calls back on its network thread while holding its own locks, so a callback that took one
+of the link's locks while the link thread held it and called `publish()` would deadlock; the
+callbacks here only wrap what they saw in a `News` item and put it on the link's queue.
+Each client carries its connection's `generation` as userdata, so news from a connection that
+was already given up is recognised and dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from firmware import payloads, topics
+from firmware.link.news import Connack, Down, News, Puback, ServerAck, SubscribeRefused
+from firmware.link.sender import FIRST_FAILURE_REASON
+from firmware.link.settings import PROTOCOLS, MqttSettings
+
+log = logging.getLogger(__name__)
+
+PAHO_EXTRA_INFLIGHT = 4  # room beside the outbox window for birth, cmd-result
+
+OnMessage = Callable[[str, "str | None", bytes, bool], None]
+
+
+def _reason(reason_code: ReasonCode | int) -> tuple[int, str]:
+    if isinstance(reason_code, ReasonCode):
+        return reason_code.value, reason_code.getName()
+    return int(reason_code), str(reason_code)
+
+
+def subscribe(client: mqtt.Client, protocol: str, wanted: list[tuple[str, int]]) -> None:
+    """Subscribe at QoS 1 to `(topic, retain handling)` pairs (retain handling: MQTT 5 only)."""
+    if protocol == "5":
+        client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain))
+                          for t, retain in wanted])
+    else:
+        client.subscribe([(t, 1) for t, _ in wanted])
+
+
+class PahoSide:
+    """Makes the link's paho clients and turns their callbacks into news."""
+
+    def __init__(self, settings: MqttSettings, community_id: str, gate_id: str,
+                 news: queue.Queue[News], on_message: OnMessage,
+                 current_generation: Callable[[], int],
+                 will_payload: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        self._settings = settings
+        self._community_id = community_id
+        self._gate_id = gate_id
+        self._news = news
+        self._on_message = on_message
+        self._generation = current_generation
+        self._will_payload = will_payload
+
+    def will(self) -> dict[str, Any]:
+        return self._will_payload() if callable(self._will_payload) else self._will_payload
+
+    def connect(self, client: mqtt.Client, host: str, port: int) -> str | None:
+        """Send CONNECT with a clean session; the reason if it could not even be sent."""
+        try:
+            if self._settings.protocol == "5":
+                client.connect(host, port, keepalive=self._settings.keepalive, clean_start=True)
+            else:  # 3.1.1: clean session was set when the client was made
+                client.connect(host, port, keepalive=self._settings.keepalive)
+        except OSError as exc:
+            return str(exc)
+        except ValueError as exc:  # paho refuses the settings themselves
+            return f"impossible: {exc}"
+        return None
+
+    def subscribe_all(self, client: mqtt.Client) -> None:
+        """The status list, the server's acks, and this gate's commands (never retained ones)."""
+        c, g = self._community_id, self._gate_id
+        subscribe(client, self._settings.protocol, [
+            (topics.status_list_topic(c), 0),
+            (topics.ack_topic(c, g), 0),
+            (topics.cmd_subscription(c, g), SubscribeOptions.RETAIN_DO_NOT_SEND),
+        ])
+
+    def new_client(self, generation: int) -> mqtt.Client:
+        """A fresh client for connection `generation`, with paho's own reconnect off."""
+        settings = self._settings
+        protocol = PROTOCOLS[settings.protocol]
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            clean_session=True if protocol == MQTTProtocolVersion.MQTTv311 else None,
+            userdata=generation,
+            protocol=protocol,
+            reconnect_on_failure=False,
+        )
+        client.connect_timeout = settings.connect_timeout_s
+        client.max_inflight_messages_set(settings.window + PAHO_EXTRA_INFLIGHT)
+        if settings.tls is not None:
+            client.tls_set(ca_certs=settings.tls.ca_file, certfile=settings.tls.cert_file,
+                           keyfile=settings.tls.key_file)
+        if settings.username is not None:
+            client.username_pw_set(settings.username, settings.password)
+        will = self.will()
+        client.will_set(topics.state_topic(self._community_id, self._gate_id),
+                        json.dumps(will, separators=(",", ":")), qos=1, retain=True)
+        client.on_socket_open = self._on_socket_open
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_paho_message
+        return client
+
+    def _on_socket_open(self, _client: mqtt.Client, _generation: int, sock: Any) -> None:
+        # Nagle's algorithm holds a small packet written right behind another (a PUBACK, then
+        # the next PUBLISH) until the peer's delayed ACK, ~40 ms on Linux: one stall per window
+        # of events. MQTT packets are small and latency matters, so send at once.
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _on_connect(self, _client: mqtt.Client, generation: int, _flags: Any,
+                    reason_code: ReasonCode, _properties: Any) -> None:
+        self._news.put(Connack(generation, *_reason(reason_code)))
+
+    def _on_disconnect(self, _client: mqtt.Client, generation: int, _flags: Any,
+                       reason_code: ReasonCode, _properties: Any) -> None:
+        self._news.put(Down(generation, *_reason(reason_code)))
+
+    def _on_publish(self, _client: mqtt.Client, generation: int, mid: int,
+                    reason_code: ReasonCode, _properties: Any) -> None:
+        self._news.put(Puback(generation, mid, *_reason(reason_code)))
+
+    def _on_subscribe(self, _client: mqtt.Client, _generation: int, _mid: int,
+                      reason_codes: list[ReasonCode], _properties: Any) -> None:
+        refused = [name for value, name in map(_reason, reason_codes)
+                   if value >= FIRST_FAILURE_REASON]
+        if refused:
+            log.error("broker refused subscriptions: %s", ", ".join(refused))
+            self._news.put(SubscribeRefused(", ".join(refused)))
+
+    def _on_paho_message(self, _client: mqtt.Client, generation: int,
+                         message: mqtt.MQTTMessage) -> None:
+        if generation != self._generation():
+            return  # from a connection already given up
+        try:
+            kind_name = topics.classify(message.topic, self._community_id, self._gate_id)
+        except (ValueError, UnicodeDecodeError):
+            kind_name = None
+        if kind_name is None:
+            log.warning("message on unexpected topic ignored")
+            return
+        kind, name = kind_name
+        if kind == "ack":
+            try:
+                stream, through = payloads.parse_ack(bytes(message.payload))
+            except ValueError as exc:
+                log.warning("bad ack ignored: %s", exc)
+                return
+            self._news.put(ServerAck(stream, through))
+            return
+        try:
+            self._on_message(kind, name, bytes(message.payload), bool(message.retain))
+        except Exception:
+            log.exception("on_message handler failed for %s", kind)
