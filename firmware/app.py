@@ -223,6 +223,8 @@ class Gate:
         self.status = policy.StatusView(None)
         # Called with (kind, committed payload) after each record: live views, logs.
         self.record_listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # Called with the monotonic time at every turn of `run` (the systemd watchdog's feed).
+        self.heartbeat: Callable[[float], object] | None = None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._load_persisted()
 
@@ -289,6 +291,8 @@ class Gate:
             if obs is not None:
                 self.handle(obs)
             self.tick()
+            if self.heartbeat is not None:
+                self.heartbeat(self.clock.monotonic())
 
     def process_pending(self) -> int:
         """Handle everything queued now, then tick once (for tests and the simulator)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from firmware import __version__, credentials, events, timesync
+from firmware import __version__, credentials, events, timesync, watchdog
 from firmware.app import Gate, Inbox
 from firmware.clock import Clock, SystemClock
 from firmware.command_auth import SqliteJtiStore
@@ -126,6 +126,7 @@ def run(cfg: Config, stop: threading.Event) -> int:
     from firmware.hw.thermometer import ThermometerSampler
 
     clock = SystemClock(timesync.system_clock_synced)
+    dog = watchdog.Watchdog.from_environ()
     inbox = Inbox()
     pins = cfg.pins
     with ExitStack() as stack:
@@ -145,12 +146,14 @@ def run(cfg: Config, stop: threading.Event) -> int:
         stack.callback(outbox.close)
         thermometer = open_thermometer(cfg, clock)
         sampler = ThermometerSampler(
-            thermometer, clock, inbox.sample, inbox.sensor_fault, inbox.sensor_recovered
+            thermometer,
+            dog.watch_thread(clock, "thermometer-sampler", watchdog.DEVICE_STALL_S),
+            inbox.sample, inbox.sensor_fault, inbox.sensor_recovered
         )
         reader = CodeReader(
             open_camera(cfg, clock),
             make_decoder(cfg.camera.decoder),
-            clock,
+            dog.watch_thread(clock, "code-reader", watchdog.DEVICE_STALL_S),
             inbox.code,
             inbox.camera_fault,
             inbox.camera_recovered,
@@ -170,7 +173,8 @@ def run(cfg: Config, stop: threading.Event) -> int:
             boot_id=str(uuid.uuid4()),
             reader_stats=reader.stats,
         )
-        link = attach_link(cfg, gate, outbox, inbox, clock)
+        link_clock = dog.watch_thread(clock, "mqtt-link", watchdog.LINK_STALL_S)
+        link = attach_link(cfg, gate, outbox, inbox, link_clock)
         for start, halt in ((sampler.start, sampler.stop), (reader.start, reader.stop)):
             start()
             stack.callback(halt)
@@ -183,7 +187,10 @@ def run(cfg: Config, stop: threading.Event) -> int:
             cfg.device.gate,
             cfg.device.direction,
         )
+        gate.heartbeat = dog.beat
+        dog.ready(clock.monotonic(), f"running {cfg.device.community}/{cfg.device.gate}")
         gate.run(stop)
+        dog.stopping()
     return 0
 
 

@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "selftest": ("firmware.selftest_cmd", "check every device and the storage on this kiosk"),
     "calibrate": ("firmware.calibrate_cmd", "fit the thermometer's body-temperature model"),
     "provision": ("firmware.provision_cmd", "write this kiosk's identity, keys and config"),
+    "update": ("firmware.update.command", "install a signed release; roll back if it fails"),
+    "events": ("firmware.events_cmd", "read, filter and export this kiosk's own records"),
 }
 
 
