@@ -7,6 +7,7 @@ systemd (`$NOTIFY_SOCKET`); the watchdog period is 1 s, so keep-alives are due e
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -105,7 +106,7 @@ def test_ready_is_sent_once_and_keepalives_arrive_every_half_period(live_gate, n
     assert len(notify_socket.lines("READY=1")) == 1
     beats = notify_socket.lines(KEEPALIVE)
     assert len(beats) >= 4
-    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(beats)]
     assert min(gaps) >= PERIOD_S / 2 - 0.05  # not more often than half the period
     assert max(gaps) < PERIOD_S  # never late enough for systemd to act
 
@@ -168,7 +169,7 @@ def test_a_camera_without_frames_is_an_alarm_not_a_restart(live_gate, notify_soc
     stalled_at = time.monotonic()
     time.sleep(4.0)
     beats = [stalled_at, *after(notify_socket.lines(KEEPALIVE), stalled_at), time.monotonic()]
-    assert max(b - a for a, b in zip(beats, beats[1:], strict=False)) < PERIOD_S
+    assert max(b - a for a, b in itertools.pairwise(beats)) < PERIOD_S
 
 
 def test_a_wedged_link_thread_stops_the_keepalives(notify_socket):
@@ -283,22 +284,23 @@ brokers = ["127.0.0.1:{free_port()}"]
         NOTIFY_SOCKET=notify_socket.address,
         WATCHDOG_USEC=str(int(PERIOD_S * 1e6)),
     )
-    log = open(tmp_path / "run.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg)],
-        env=env, stdout=subprocess.DEVNULL, stderr=log,
-    )
-    try:
-        assert notify_socket.wait_for("READY=1", timeout=60), (tmp_path / "run.log").read_text()
-        ready_at = notify_socket.lines("READY=1")[0]
-        time.sleep(2.5)
-        beats = after(notify_socket.lines(KEEPALIVE), ready_at)
-        assert len(beats) >= 4  # the broker is unreachable: the link thread still moves
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        log.close()
+    with open(tmp_path / "run.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "firmware.cli", "run", "--config", str(cfg)],
+            env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )
+        try:
+            assert notify_socket.wait_for("READY=1", timeout=60), (
+                tmp_path / "run.log"
+            ).read_text()
+            ready_at = notify_socket.lines("READY=1")[0]
+            time.sleep(2.5)
+            beats = after(notify_socket.lines(KEEPALIVE), ready_at)
+            assert len(beats) >= 4  # the broker is unreachable: the link thread still moves
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert len(notify_socket.lines("READY=1")) == 1
     assert notify_socket.lines("STOPPING=1")
