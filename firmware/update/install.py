@@ -13,6 +13,7 @@ three and give a root directory, so nothing here needs a real Pi.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import subprocess
@@ -79,6 +80,13 @@ def venv_installer(target: Path, wheels: Path, version: str, runner: Runner) -> 
         raise UpdateError(f"pip install failed: {last}")
 
 
+def discard(release: Path) -> None:
+    """Remove a release that never ran (and `releases/` if it was the first)."""
+    shutil.rmtree(release, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        release.parent.rmdir()  # only when empty
+
+
 @dataclass
 class Settings:
     config: Path
@@ -140,7 +148,7 @@ class Updater:
             try:
                 self.installer(target, wheels, manifest.version, self.runner)
             except UpdateError:
-                shutil.rmtree(target, ignore_errors=True)
+                discard(target)
                 raise
         self.systemctl("stop")
         test = self.runner(
@@ -149,7 +157,7 @@ class Updater:
         )
         if test.code != 0:
             self.systemctl("start")
-            shutil.rmtree(target, ignore_errors=True)
+            discard(target)
             worst = [ln for ln in test.output.splitlines() if ln.startswith("FAIL")][:1]
             raise UpdateError(
                 f"{manifest.version} failed its selftest ({'; '.join(worst) or test.code}); "
