@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from firmware import __version__, credentials, events, timesync
+from firmware import __version__, credentials, events, timesync, watchdog
 from firmware.clock import Clock, SystemClock
 from firmware.config import Config, ConfigError, load
 from firmware.devices import open_camera, open_thermometer, open_thermometer_bus, release_bus
@@ -560,6 +560,7 @@ class Probes:
     service_running: Callable[[], bool | None] = service_running
     thermometer_bus: I2CBus | None = None
     camera: Camera | None = None
+    hardware_watchdog: Path = watchdog.HW_WATCHDOG_SYSFS
 
 
 def run_checks(
@@ -585,6 +586,8 @@ def run_checks(
         ("outbox", lambda: check_outbox(cfg, clock)),
         ("disk space", lambda: check_disk_space(cfg)),
         ("clock", lambda: check_clock(clock, probes.clock_synced)),
+        ("hw watchdog", lambda: Check("hw watchdog",
+                                      *watchdog.hardware_watchdog_status(probes.hardware_watchdog))),
         ("thermometer", lambda: check_thermometer(cfg, clock, samples, probes.thermometer_bus)),
         ("camera", lambda: check_camera(cfg, clock, camera=probes.camera)),
         ("mqtt auth", lambda: check_mqtt_credentials(cfg)),

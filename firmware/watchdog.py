@@ -28,6 +28,8 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from firmware.clock import Clock
 
@@ -222,3 +224,43 @@ def _passes(check: _Check, now: float) -> bool:
     except Exception:  # a broken check is a failed check: better a restart than a hang
         log.exception("watchdog check %s raised", check.name)
         return False
+
+
+# -- the hardware watchdog (armed by systemd's RuntimeWatchdogSec, see hardware/install.sh) ----
+
+HW_WATCHDOG_SYSFS = Path("/sys/class/watchdog/watchdog0")
+HW_WATCHDOG_MAX_S = 15  # bcm2835_wdt's longest period is 15.99 s
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def hardware_watchdog_status(sysfs: Path = HW_WATCHDOG_SYSFS) -> tuple[str, str, dict[str, Any]]:
+    """(PASS|WARN|FAIL, detail, figures): is the board's watchdog armed, and how tight?
+
+    Armed means the kernel reports `state` active, i.e. systemd opened the device with its
+    RuntimeWatchdogSec. Unarmed on the Pi's own BCM2835 watchdog is a FAIL (a hung kernel would
+    never reset the gate); on any other board, or without a device at all, a WARN.
+    """
+    if not sysfs.is_dir():
+        return "WARN", f"no watchdog device at {sysfs} (not a Pi, or bcm2835_wdt not loaded)", {}
+    identity = _read(sysfs / "identity") or "unknown"
+    state = _read(sysfs / "state")
+    timeout_text = _read(sysfs / "timeout")
+    timeout = int(timeout_text) if timeout_text and timeout_text.isdigit() else None
+    data: dict[str, Any] = {"identity": identity, "state": state, "timeout_s": timeout}
+    on_pi = "bcm2835" in identity.lower()
+    if state is None:
+        return "WARN", f"{identity}: state unreadable at {sysfs}", data
+    if state != "active":
+        detail = (f"{identity} not armed (state {state}): set RuntimeWatchdogSec="
+                  f"{HW_WATCHDOG_MAX_S} in /etc/systemd/system.conf.d (hardware/install.sh); "
+                  f"kernels before 6.8 leave it unarmed above {HW_WATCHDOG_MAX_S} s")
+        return ("FAIL" if on_pi else "WARN"), detail, data
+    if timeout is None or timeout > HW_WATCHDOG_MAX_S + 1:
+        return "WARN", f"{identity} armed, timeout {timeout_text or 'unknown'} s", data
+    return "PASS", f"{identity} armed, resets a hung board after {timeout} s", data
