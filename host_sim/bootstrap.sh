@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
-DEB_PACKAGES="mosquitto libzbar0 shellcheck systemd"
+DEB_PACKAGES="mosquitto libzbar0 shellcheck systemd librsvg2-bin"
 
 missing=""
 for pkg in $DEB_PACKAGES; do
