@@ -62,22 +62,24 @@ class Installer(Protocol):
 
 def venv_installer(target: Path, wheels: Path, version: str, runner: Runner) -> None:
     """A venv (seeing the system's picamera2 and lgpio) with gatekiosk==version from `wheels`
-    only (`--no-index`): the bundle is the whole of what gets installed, no network needed."""
-    made = runner(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(target)],
-        300,
-    )
+    only (`--no-index`): the bundle is the whole of what gets installed, no network needed.
+    The venv gets its own pip, so the release can install the next one."""
+    made = runner([sys.executable, "-m", "venv", "--system-site-packages", str(target)], 600)
     if made.code != 0:
-        raise UpdateError(f"venv creation failed: {made.output.splitlines()[-1:]}")
-    pip = [sys.executable, "-m", "pip", "--python", str(target / "bin" / "python")]
+        raise UpdateError(f"venv creation failed: {last_line(made)}")
     done = runner(
-        [*pip, "install", "--quiet", "--no-index", "--find-links", str(wheels),
+        [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
+         "--disable-pip-version-check", "--no-index", "--find-links", str(wheels),
          f"gatekiosk=={version}"],
         1800,
     )
     if done.code != 0:
-        last = done.output.splitlines()[-1] if done.output else f"exit {done.code}"
-        raise UpdateError(f"pip install failed: {last}")
+        raise UpdateError(f"pip install failed: {last_line(done)}")
+
+
+def last_line(outcome: Outcome) -> str:
+    lines = outcome.output.splitlines()
+    return lines[-1] if lines else f"exit {outcome.code}"
 
 
 def discard(release: Path) -> None:

@@ -300,6 +300,7 @@ def test_the_real_venv_and_pip_step_installs_the_bundled_wheel(tmp_path):
     done = run_command([str(target / "bin" / "gatekiosk"), "selftest"], 30)
     assert done.code == 0, done.output
     assert (target / "pyvenv.cfg").read_text().count("include-system-site-packages = true") == 1
+    assert (target / "bin" / "pip").exists()  # it can install the release after it
 
 
 def test_release_tool_signs_a_bundle_the_gate_accepts(site, tmp_path):
