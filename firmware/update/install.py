@@ -141,7 +141,12 @@ class Updater:
         target = self.layout.release_dir(manifest.version)
         self.say(f"installing {manifest.version} into {target}")
         if target.exists():
-            shutil.rmtree(target)  # a half-made earlier attempt: it never ran
+            # A half-made earlier attempt, or this version rolled back before: never the
+            # running release (its version is lower). Forget it as a rollback target first.
+            if state.previous is not None and Path(state.previous.path) == target:
+                state.previous = None
+                self.layout.save(state)
+            shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="gatekiosk-wheels-") as tmp:
             wheels = Path(tmp)

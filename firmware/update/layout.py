@@ -96,6 +96,8 @@ class Layout:
         """Back to the previous release; the failed one stays on disk until pruned."""
         if state.previous is None:
             raise UpdateError(f"cannot roll back ({why}): no previous release")
+        if not (Path(state.previous.path) / "bin").is_dir():
+            raise UpdateError(f"cannot roll back ({why}): {state.previous.path} is gone")
         failed = state.current
         self.point_current_at(Path(state.previous.path))
         state.current, state.previous = state.previous, failed

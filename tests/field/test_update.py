@@ -319,3 +319,25 @@ def test_release_tool_signs_a_bundle_the_gate_accepts(site, tmp_path):
     manifest = bundle.verify(bundle.read_members(out), keys)
     assert manifest.version == "0.5.0"
     assert list(manifest.files) == ["gatekiosk-0.5.0-py3-none-any.whl"]
+
+
+def test_a_version_rolled_back_once_can_be_installed_again_and_rolls_back_again(site, capsys):
+    site.service["0.2.0"] = "crash"
+    assert site.update(site.bundle("0.2.0")) == 1
+    assert site.layout.load().previous.version == "0.2.0"  # the failed one, kept for a while
+    assert site.update(site.bundle("0.2.0", name="again.tar")) == 1
+    assert site.running_version() == ".venv"
+    state = site.layout.load()
+    assert state.current.version == "0.1.0"
+    site.service["0.2.0"] = "ok"
+    assert site.update(site.bundle("0.2.0", name="fixed.tar")) == 0
+    assert site.layout.load().previous.version == "0.1.0"
+    assert "rolled back" in capsys.readouterr().err
+
+
+def test_a_rollback_to_a_release_that_is_gone_is_refused_and_leaves_current(site, capsys):
+    assert site.update(site.bundle("0.2.0")) == 0
+    (site.layout.app_dir / ".venv" / "bin").rmdir()
+    assert site.update("--rollback") == 1
+    assert "is gone" in capsys.readouterr().err
+    assert site.running_version() == "0.2.0"
