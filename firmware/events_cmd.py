@@ -168,6 +168,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.export and args.settled:
+        sys.stderr.write("gatekiosk events: --export takes the unacknowledged records; "
+                         "drop --settled\n")
+        return 2
     try:
         args.since = None if args.since is None else parse_time(args.since)
         args.until = None if args.until is None else parse_time(args.until)

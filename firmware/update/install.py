@@ -157,28 +157,19 @@ class Updater:
             except UpdateError:
                 discard(target)
                 raise
-        self.systemctl("stop")
-        test = self.runner(
-            [str(target / "bin" / "gatekiosk"), "selftest", "--config", str(self.settings.config)],
-            self.settings.selftest_timeout_s,
-        )
-        if test.code != 0:
-            self.systemctl("start")
-            discard(target)
-            worst = [ln for ln in test.output.splitlines() if ln.startswith("FAIL")][:1]
-            raise UpdateError(
-                f"{manifest.version} failed its selftest ({'; '.join(worst) or test.code}); "
-                f"still running {state.current.version if state.current else 'the old release'}"
-            )
-        now = self.clock.time()
-        self.layout.point_current_at(target)
         old = state.current
-        state.previous, state.current = old, Release(manifest.version, str(target))
-        state.pending = {"version": manifest.version, "since": now, "boots": 0}
-        state.history.append(
-            f"{stamp(now)} switched from {old.version if old else '-'} to {manifest.version}"
-        )
-        self.layout.save(state)
+        saved = self.layout.state_file.read_bytes() if self.layout.state_file.exists() else None
+        self.systemctl("stop")
+        try:
+            self.selftest(target, manifest.version, old)
+            self.switch(target, manifest.version, state)
+        except BaseException:
+            # Whatever went wrong before the switch, the old release runs again, unchanged.
+            if self.layout.current.resolve() != target.resolve():
+                self.layout.restore(saved)
+                self.systemctl("start")
+                discard(target)
+            raise
         self.systemctl("restart")
         verdict = self.watch()
         if verdict is not None:
@@ -188,6 +179,32 @@ class Updater:
             raise UpdateError(f"{manifest.version} {verdict}; rolled back to {back}")
         self.confirm()
         return f"{manifest.version} running and confirmed"
+
+    def selftest(self, target: Path, version: str, running: Release | None) -> None:
+        """The new release's own `gatekiosk selftest` against the kiosk's config."""
+        test = self.runner(
+            [str(target / "bin" / "gatekiosk"), "selftest", "--config", str(self.settings.config)],
+            self.settings.selftest_timeout_s,
+        )
+        if test.code != 0:
+            worst = [ln for ln in test.output.splitlines() if ln.startswith("FAIL")][:1]
+            raise UpdateError(
+                f"{version} failed its selftest ({'; '.join(worst) or test.code}); "
+                f"still running {running.version if running else 'the old release'}"
+            )
+
+    def switch(self, target: Path, version: str, state: State) -> None:
+        """State first (new release on probation), then the link. If the link cannot be made,
+        `update` restores the state; after a power cut between the two the old release runs
+        and the boot check rolls the state back to it."""
+        now = self.clock.time()
+        old = state.current
+        state.previous, state.current = old, Release(version, str(target))
+        state.pending = {"version": version, "since": now, "boots": 0}
+        came_from = old.version if old else "-"
+        state.history.append(f"{stamp(now)} switched from {came_from} to {version}")
+        self.layout.save(state)
+        self.layout.point_current_at(target)
 
     def confirm(self) -> State:
         """The pending release has proven itself: no more boot counting; prune old ones."""

@@ -83,6 +83,13 @@ class Layout:
         data = json.dumps(asdict(state), indent=1).encode()
         write_atomically(self.state_file, data)
 
+    def restore(self, saved: bytes | None) -> None:
+        """Put the state file back as it was read (None: there was none)."""
+        if saved is None:
+            self.state_file.unlink(missing_ok=True)
+        else:
+            write_atomically(self.state_file, saved)
+
     def point_current_at(self, target: Path) -> None:
         """Make `current` name `target` in one rename: never missing, never half-made."""
         tmp = self.current.with_name(f".current.{os.getpid()}")

@@ -156,6 +156,12 @@ def test_a_bad_time_is_one_line_and_exit_2(gate, capsys):
     assert err == "gatekiosk events: 'yesterday' is neither ISO 8601 nor epoch seconds\n"
 
 
+def test_export_of_acknowledged_records_is_a_usage_error(gate, capsys, tmp_path):
+    code, _, err = gate.events(capsys, "--export", str(tmp_path / "usb"), "--settled")
+    assert code == 2 and err.count("\n") == 1 and "drop --settled" in err
+    assert not (tmp_path / "usb").exists()
+
+
 def server() -> CommunityServer:
     return CommunityServer("127.0.0.1", 1, "maple-court")  # store only, never connected
 

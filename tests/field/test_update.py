@@ -341,3 +341,19 @@ def test_a_rollback_to_a_release_that_is_gone_is_refused_and_leaves_current(site
     assert site.update("--rollback") == 1
     assert "is gone" in capsys.readouterr().err
     assert site.running_version() == "0.2.0"
+
+
+def test_a_failure_after_the_service_was_stopped_starts_the_old_release_again(
+    site, monkeypatch, capsys
+):
+    before = site.snapshot()
+
+    def no_symlinks(target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Layout, "point_current_at", lambda self, target: no_symlinks(target))
+    assert site.update(site.bundle("0.2.0")) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert [c[1] for c in site.changing_calls() if c[0] == "systemctl"] == ["stop", "start"]
+    assert site.snapshot() == before  # state file, link and releases as they were
+    assert site.layout.load().current.version == "0.1.0"
