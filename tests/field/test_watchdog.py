@@ -121,8 +121,9 @@ def test_a_blocked_gate_loop_stops_the_keepalives_and_they_resume_when_it_turns(
     gate.rig.inbox.exit_request()
     blocked_at = time.monotonic()
     time.sleep(2 * PERIOD_S)
-    # A turn that had already begun may still beat once; after it, nothing for > the period.
-    assert after(notify_socket.lines(KEEPALIVE), blocked_at + 0.2) == []
+    # A turn that had already begun may still beat once (slack for a loaded host); after
+    # it, nothing for longer than the period, where three keep-alives were due.
+    assert after(notify_socket.lines(KEEPALIVE), blocked_at + 0.5) == []
     unblock.set()
     resumed_at = time.monotonic()
     assert notify_socket.wait_for(KEEPALIVE, count=len(notify_socket.lines(KEEPALIVE)) + 1,
@@ -155,8 +156,9 @@ def test_a_dead_device_thread_stops_the_keepalives_within_the_period(
     killed_at = time.monotonic()
     time.sleep(0.6 + 2 * PERIOD_S)
     assert not any(t.name == thread for t in threading.enumerate())
-    # Stall limit 0.5 s + one loop turn: then silence longer than systemd's period.
-    assert after(notify_socket.lines(KEEPALIVE), killed_at + 0.7) == []
+    # Stall limit 0.5 s + one loop turn (+ slack for a loaded host): then silence longer
+    # than systemd's period, where three keep-alives were due.
+    assert after(notify_socket.lines(KEEPALIVE), killed_at + 1.0) == []
     assert any(f"STATUS={thread} stalled" in text for text in notify_socket.texts())
     assert gate.loop.is_alive()  # the loop itself goes on: door still served, locked
 
@@ -296,7 +298,7 @@ brokers = ["127.0.0.1:{free_port()}"]
             ready_at = notify_socket.lines("READY=1")[0]
             time.sleep(2.5)
             beats = after(notify_socket.lines(KEEPALIVE), ready_at)
-            assert len(beats) >= 4  # the broker is unreachable: the link thread still moves
+            assert len(beats) >= 3  # the broker is unreachable: the link thread still moves
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=20) == 0
         finally:
