@@ -357,3 +357,20 @@ def test_a_failure_after_the_service_was_stopped_starts_the_old_release_again(
     assert [c[1] for c in site.changing_calls() if c[0] == "systemctl"] == ["stop", "start"]
     assert site.snapshot() == before  # state file, link and releases as they were
     assert site.layout.load().current.version == "0.1.0"
+
+
+def test_status_shows_the_releases_and_the_history_of_switches(site, capsys):
+    site.service["0.3.0"] = "never-ready"
+    assert site.update(site.bundle("0.2.0")) == 0
+    assert site.update(site.bundle("0.3.0")) == 1
+    capsys.readouterr()
+    assert site.update("--status") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["current"]["version"] == "0.2.0" and status["pending"] is None
+    history = status["history"]
+    assert [h.split(" ", 1)[1] for h in history] == [
+        "switched from 0.1.0 to 0.2.0",
+        "confirmed 0.2.0",
+        "switched from 0.2.0 to 0.3.0",
+        "rolled back from 0.3.0 to 0.2.0: did not report ready within 60 s",
+    ]
