@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint bench sim clean
+.PHONY: setup test lint bench sim clean release deploy
 
 setup: $(STAMP)
 
@@ -29,5 +29,34 @@ bench: $(STAMP)
 sim: $(STAMP)
 	$(VENV)/bin/gatekiosk-sim
 
+# A signed release bundle: the project's wheel, its dependencies' wheels, a manifest signed
+# with the community's admin key. PLATFORM (e.g. manylinux2014_aarch64) fetches dependency
+# wheels for the Pi when building elsewhere; picamera2 and lgpio come from the Pi's apt.
+RELEASE_KEY ?= admin-private.jwks
+PLATFORM ?=
+RELEASE_DIR := build/release
+BUNDLE ?= $(lastword $(sort $(wildcard dist/gatekiosk-*.tar)))
+
+release: $(STAMP)
+	@test -f "$(RELEASE_KEY)" || { echo "make release: no signing key $(RELEASE_KEY) (RELEASE_KEY=FILE)" >&2; exit 2; }
+	rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
+	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir $(RELEASE_DIR) .
+ifeq ($(PLATFORM),)
+	$(VENV)/bin/pip wheel --quiet --wheel-dir $(RELEASE_DIR) --find-links $(RELEASE_DIR) \
+	    $(RELEASE_DIR)/gatekiosk-*.whl
+else
+	$(VENV)/bin/pip download --quiet --dest $(RELEASE_DIR) --only-binary=:all: \
+	    --platform $(PLATFORM) --python-version 3.11 --implementation cp \
+	    $(RELEASE_DIR)/gatekiosk-*.whl
+endif
+	$(PY) -m firmware.update.release --key $(RELEASE_KEY) --wheels $(RELEASE_DIR)
+
+# Copies the newest bundle (or BUNDLE=FILE) to HOST and installs it there; rolls back by itself.
+deploy:
+	@test -n "$(HOST)" || { echo "make deploy: give HOST=user@pi" >&2; exit 2; }
+	@test -f "$(BUNDLE)" || { echo "make deploy: no bundle (make release, or BUNDLE=FILE)" >&2; exit 2; }
+	scp $(BUNDLE) $(HOST):/tmp/$(notdir $(BUNDLE))
+	ssh -t $(HOST) sudo /opt/gatekiosk/current/bin/gatekiosk update /tmp/$(notdir $(BUNDLE))
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist *.egg-info

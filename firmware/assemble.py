@@ -30,6 +30,7 @@ from firmware.hw.thermometer import Thermometer, ThermometerSampler
 from firmware.link import MqttLink
 from firmware.screen.face import open_face
 from firmware.store.outbox import Outbox
+from firmware.watchdog import DEVICE_STALL_S, LINK_STALL_S, Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +91,10 @@ class AssembledGate:
 
     def start(self) -> None:
         """Start the device threads and the link (the gate loop is the caller's to run)."""
-        for start, stop in ((self.sampler.start, self.sampler.stop),
-                            (self.reader.start, self.reader.stop)):
-            start()
-            self.stack.callback(stop)
+        self.sampler.start()
+        self.reader.start()
         if self.link is not None:
             self.link.start()
-            self.stack.callback(self.link.stop)
 
     def close(self) -> None:
         """Stop and release everything, in reverse order; the relay ends off."""
@@ -110,12 +108,20 @@ def build_gate(
     *,
     with_link: bool = True,
     with_face: bool = False,
+    watchdog: Watchdog | None = None,
+    device_stall_s: float = DEVICE_STALL_S,
     boot_id: str | None = None,
 ) -> AssembledGate:
     """Build the devices in a safe order and the gate over them (nothing started yet).
 
     `with_face` starts the screen server and the voice player on the indicator (`[screen]`,
-    `[voice]`): side channels that the gate runs without if they cannot start."""
+    `[voice]`): side channels that the gate runs without if they cannot start. With `watchdog`,
+    the sampler, the reader and the link each get a clock that tells it their thread is
+    moving, and the gate loop feeds it every turn."""
+
+    def watched(name: str, stall_s: float) -> Clock:
+        return clock if watchdog is None else watchdog.watch_thread(clock, name, stall_s)
+
     inbox = Inbox()
     identity = payloads.Identity(
         device_id=cfg.device.id,
@@ -147,28 +153,35 @@ def build_gate(
         bus = open_thermometer_bus(cfg, clock, hardware)
         thermometer = Thermometer(bus, cfg.thermometer, clock)
         sampler = ThermometerSampler(
-            thermometer, clock, inbox.sample, inbox.sensor_fault, inbox.sensor_recovered
+            thermometer, watched("thermometer-sampler", device_stall_s),
+            inbox.sample, inbox.sensor_fault, inbox.sensor_recovered,
         )
         reader = CodeReader(
-            open_camera(cfg, clock, hardware), make_decoder(cfg.camera.decoder), clock,
+            open_camera(cfg, clock, hardware), make_decoder(cfg.camera.decoder),
+            watched("code-reader", device_stall_s),
             inbox.code, inbox.camera_fault, inbox.camera_recovered,
             absence_s=cfg.camera.absence_s,
         )
+        # Stopping what was never started is harmless; whoever started it, close() stops it.
+        stack.callback(sampler.stop)
+        stack.callback(reader.stop)
         link = None
         if with_link:
             link = MqttLink(
-                cfg.mqtt.link_settings(cfg.device.id), clock=clock,
+                cfg.mqtt.link_settings(cfg.device.id), clock=watched("mqtt-link", LINK_STALL_S),
                 community_id=cfg.device.community, gate_id=cfg.device.gate,
                 device_id=cfg.device.id, outbox=outbox,
                 state_payload=lambda: state_record(cfg, identity, clock, "online"),
                 will_payload=lambda: state_record(cfg, identity, clock, "offline"),
                 on_message=inbox.mqtt_message, on_ack_refused=inbox.ack_refused,
             )
+            stack.callback(link.stop)
         gate = Gate(cfg, clock, inbox, GateParts(
             identity=identity, door=door, indicator=indicator, outbox=outbox,
             issuer_keys=credentials.KeySet.load(cfg.keys.issuers),
             admin_keys=credentials.KeySet.load(cfg.keys.admins),
             jti_store=jti_store, data_dir=data_dir, link=link, reader_stats=reader.stats,
+            heartbeat=watchdog.beat if watchdog is not None else None,
         ))
         built = AssembledGate(gate, inbox, door, indicator, outbox, thermometer, sampler,
                               reader, jti_store, link, stack.pop_all())

@@ -13,6 +13,7 @@ SRC=$(dirname "$HERE")
 APP_DIR=${GATEKIOSK_APP_DIR:-/opt/gatekiosk}
 ETC_DIR=${GATEKIOSK_ETC_DIR:-/etc/gatekiosk}
 UNIT_DIR=${GATEKIOSK_UNIT_DIR:-/etc/systemd/system}
+SYSTEM_CONF_DIR=${GATEKIOSK_SYSTEM_CONF_DIR:-/etc/systemd/system.conf.d}
 BOOT_CONFIG=${GATEKIOSK_BOOT_CONFIG:-}
 OS_RELEASE=${GATEKIOSK_OS_RELEASE:-/etc/os-release}
 PYTHON=${GATEKIOSK_PYTHON:-python3}
@@ -21,6 +22,13 @@ SERVICE=gatekiosk.service
 SERVICE_USER=gatekiosk
 STATE_DIR=/var/lib/gatekiosk
 VENV="$APP_DIR/.venv"
+# The unit runs $APP_DIR/current/bin/gatekiosk; `gatekiosk update` repoints `current` at a
+# release in $APP_DIR/releases/. The first install points it at $VENV.
+CURRENT="$APP_DIR/current"
+BOOT_CHECK="$APP_DIR/boot-check.py"
+# Pi's hardware watchdog (bcm2835_wdt): at most 15.99 s; on kernels before 6.8 a longer
+# RuntimeWatchdogSec leaves it silently unarmed, so stay below.
+HW_WATCHDOG_SEC=15
 # picamera2 and lgpio come from Raspberry Pi OS (they are built against its libcamera and
 # kernel); the venv sees them through --system-site-packages. libzbar0 is pyzbar's library.
 APT_PACKAGES=(python3-picamera2 python3-lgpio python3-venv libzbar0 i2c-tools)
@@ -235,6 +243,18 @@ else
     run "$PYTHON" -m venv --system-site-packages "$VENV"
 fi
 run "$VENV/bin/pip" install --quiet --upgrade "$SRC"
+if [ -L "$CURRENT" ] || [ -e "$CURRENT" ]; then
+    note "$CURRENT -> $(readlink "$CURRENT") (kept: releases are switched by gatekiosk update)"
+else
+    run ln -s "$VENV" "$CURRENT"
+fi
+# Counts starts of a release on probation and rolls back (the unit's ExecStartPre). It runs
+# with the system's python3, so a release that cannot even start still gets rolled back.
+if cmp -s "$SRC/firmware/update/layout.py" "$BOOT_CHECK"; then
+    note "$BOOT_CHECK is up to date"
+else
+    run install -m 0644 "$SRC/firmware/update/layout.py" "$BOOT_CHECK"
+fi
 
 # -- screen and voice --------------------------------------------------------------------------
 
@@ -292,6 +312,21 @@ elif append_lines "$BOOT_CONFIG" "${boot_lines[@]}"; then
 fi
 
 # -- services ----------------------------------------------------------------------------------
+
+step "Hardware watchdog: systemd arms it ($SYSTEM_CONF_DIR)"
+[ -d "$SYSTEM_CONF_DIR" ] || run install -d -m 0755 "$SYSTEM_CONF_DIR"
+watchdog_conf="$SYSTEM_CONF_DIR/gatekiosk-watchdog.conf"
+if [ -f "$watchdog_conf" ] && grep -qx "RuntimeWatchdogSec=$HW_WATCHDOG_SEC" "$watchdog_conf"; then
+    note "$watchdog_conf is up to date"
+else
+    write_file "$watchdog_conf" 0644 "# Written by hardware/install.sh. systemd feeds the Pi's watchdog; if the kernel or
+# systemd itself hangs for ${HW_WATCHDOG_SEC} s the board resets. BCM2835 maximum: 15.99 s.
+[Manager]
+RuntimeWatchdogSec=$HW_WATCHDOG_SEC
+RebootWatchdogSec=2min"
+    # The manager reads system.conf.d only when it starts (or re-executes).
+    run systemctl daemon-reexec
+fi
 
 # install_unit UNIT: install (when changed), enable, and restart it once there is a config.
 install_unit() {

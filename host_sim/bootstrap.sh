@@ -9,7 +9,9 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 # chromium, fonts-noto-cjk: the screen tests (headless, Debian's browser); espeak-ng, sox,
 # alsa-utils: the voice (synthesis, measuring the clips, aplay).
-DEB_PACKAGES="mosquitto libzbar0 chromium fonts-noto-cjk espeak-ng sox alsa-utils"
+# shellcheck, systemd (systemd-analyze), librsvg2-bin: the install script, unit and wiring
+# diagram checks.
+DEB_PACKAGES="mosquitto libzbar0 chromium fonts-noto-cjk espeak-ng sox alsa-utils shellcheck systemd librsvg2-bin"
 
 missing=""
 for pkg in $DEB_PACKAGES; do

@@ -220,6 +220,10 @@ class CommunityServer:
                 self.cmd_results.append(payload)
             self._cond.notify_all()
 
+    def deliver(self, kind: str, payload: dict[str, Any]) -> None:
+        """Take an event or alarm that came another way (a USB export) like any delivery."""
+        self._take_record(str(payload.get("gate_id")), kind, payload)
+
     def _take_record(self, gate: str, kind: str, payload: dict[str, Any]) -> None:
         device, stream, seq = payload.get("device_id"), payload.get("stream"), payload.get("seq")
         event_id = payload.get("event_id")

@@ -18,6 +18,7 @@ from typing import Any
 from firmware import credentials
 from firmware.assemble import build_gate
 from firmware.config import Config
+from firmware.watchdog import DEVICE_STALL_S, Watchdog
 from host_sim import camera_sim
 from host_sim.hardware import SimHardware
 
@@ -82,6 +83,8 @@ class SimRig:
         keys: dict[str, Any] | None = None,
         camera_size: tuple[int, int] = (640, 480),
         on_prompt: Callable[[dict[str, str]], None] | None = None,
+        watchdog: Watchdog | None = None,
+        device_stall_s: float = DEVICE_STALL_S,
     ) -> None:
         self.workdir = Path(workdir)
         self.clock = clock
@@ -105,7 +108,10 @@ class SimRig:
             object_emissivity=SKIN_EMISSIVITY,
         )
         self.timers = self.hardware.timers
-        self.built = build_gate(self.cfg, self.hardware, clock, with_link=with_link)
+        self.built = build_gate(
+            self.cfg, self.hardware, clock, with_link=with_link, watchdog=watchdog,
+            device_stall_s=device_stall_s,
+        )
         assert self.hardware.sim_door is not None and self.hardware.scene is not None
         assert self.hardware.sim_camera is not None
         self.sim_door = self.hardware.sim_door

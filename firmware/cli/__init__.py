@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "calibrate": ("firmware.cli.calibrate", "fit the thermometer's body-temperature model"),
     "provision": ("firmware.cli.provision", "write this kiosk's identity, keys and config"),
     "voice": ("firmware.voice.cmd", "synthesise the spoken prompts into WAV files (install time)"),
+    "update": ("firmware.update.command", "install a signed release; roll back if it fails"),
+    "events": ("firmware.cli.events", "read, filter and export this kiosk's own records"),
 }
 
 

@@ -18,7 +18,7 @@ import sys
 import threading
 from types import FrameType
 
-from firmware import __version__, credentials, timesync
+from firmware import __version__, credentials, timesync, watchdog
 from firmware.assemble import build_gate
 from firmware.clock import SystemClock
 from firmware.config import Config, ConfigError, load
@@ -46,9 +46,12 @@ def run(cfg: Config, stop: threading.Event) -> int:
     """Build the real devices in a safe order and run the gate until `stop` is set."""
     clock = SystemClock(timesync.system_clock_synced)
     hardware = hardware_from_config(cfg.thermometer.bus, cfg.camera.source)
-    built = build_gate(cfg, hardware, clock, with_face=True)
+    dog = watchdog.Watchdog.from_environ()
+    built = build_gate(cfg, hardware, clock, with_face=True, watchdog=dog)
     try:
         built.start()
+        # Relay off, outbox open, devices up: tell systemd (Type=notify) once.
+        dog.ready(clock.monotonic(), f"running {cfg.device.community}/{cfg.device.gate}")
         log.info(
             "gatekiosk %s running: %s/%s (%s)",
             __version__,
@@ -58,6 +61,7 @@ def run(cfg: Config, stop: threading.Event) -> int:
         )
         built.gate.run(stop)
     finally:
+        dog.stopping()
         built.close()
     return 0
 

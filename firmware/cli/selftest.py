@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from firmware import __version__, credentials, payloads, timesync
+from firmware import __version__, credentials, payloads, timesync, watchdog
 from firmware.assemble import open_camera, open_thermometer_bus
 from firmware.clock import Clock, SystemClock
 from firmware.config import Config, ConfigError, load
@@ -559,6 +559,7 @@ class Probes:
     service_running: Callable[[], bool | None] = service_running
     thermometer_bus: I2CBus | None = None
     camera: Camera | None = None
+    hardware_watchdog: Path = watchdog.HW_WATCHDOG_SYSFS
 
 
 def run_checks(
@@ -584,6 +585,8 @@ def run_checks(
         ("outbox", lambda: check_outbox(cfg, clock)),
         ("disk space", lambda: check_disk_space(cfg)),
         ("clock", lambda: check_clock(clock, probes.clock_synced)),
+        ("hw watchdog", lambda: Check("hw watchdog",
+                                      *watchdog.hardware_watchdog_status(probes.hardware_watchdog))),
         ("thermometer", lambda: check_thermometer(cfg, clock, samples, probes.thermometer_bus)),
         ("camera", lambda: check_camera(cfg, clock, camera=probes.camera)),
         ("mqtt auth", lambda: check_mqtt_credentials(cfg)),

@@ -71,6 +71,8 @@ class GateParts:
     data_dir: Path
     link: LinkPort | None = None
     reader_stats: Callable[[], dict[str, Any]] | None = None
+    # Called with the monotonic time at every turn of `run` (the systemd watchdog's feed).
+    heartbeat: Callable[[float], object] | None = None
 
 
 class Gate:
@@ -161,6 +163,8 @@ class Gate:
             if observation is not None:
                 self.handle(observation)
             self.tick()
+            if self.parts.heartbeat is not None:
+                self.parts.heartbeat(self.clock.monotonic())
 
     def process_pending(self) -> int:
         """Handle everything queued now, then tick once (for tests and the simulator)."""

@@ -125,6 +125,7 @@ class Machine:
         self.etc_dir = root / "etc" / "gatekiosk"
         self.unit_dir = root / "systemd"
         self.unit_dir.mkdir()
+        self.system_conf_dir = root / "system.conf.d"
 
     def install(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {
@@ -136,6 +137,7 @@ class Machine:
             "GATEKIOSK_APP_DIR": str(self.app_dir),
             "GATEKIOSK_ETC_DIR": str(self.etc_dir),
             "GATEKIOSK_UNIT_DIR": str(self.unit_dir),
+            "GATEKIOSK_SYSTEM_CONF_DIR": str(self.system_conf_dir),
             "GATEKIOSK_BOOT_CONFIG": str(self.boot_config),
             "GATEKIOSK_OS_RELEASE": str(self.os_release),
         }
@@ -204,6 +206,12 @@ def test_dry_run_prints_every_step_and_changes_nothing(machine):
         "| GATEKIOSK_SCREEN_PORT=8310",
         f"would run: install -m 0644 {HARDWARE}/gatekiosk-screen.service {machine.unit_dir}/",
         "would run: systemctl enable gatekiosk-screen.service",
+        f"would run: ln -s {machine.app_dir}/.venv {machine.app_dir}/current",
+        f"would run: install -m 0644 {REPO}/firmware/update/layout.py "
+        f"{machine.app_dir}/boot-check.py",
+        f"would write {machine.system_conf_dir}/gatekiosk-watchdog.conf",
+        "| RuntimeWatchdogSec=15",
+        "would run: systemctl daemon-reexec",
     ):
         assert expected in out, expected
 
@@ -241,6 +249,11 @@ def test_install_is_idempotent(machine):
         HARDWARE / "gatekiosk.service"
     ).read_bytes()
     assert "reboot to apply" in first.stdout
+    assert (machine.app_dir / "current").readlink() == machine.app_dir / ".venv"
+    assert (machine.app_dir / "boot-check.py").read_bytes() == (
+        REPO / "firmware" / "update" / "layout.py"
+    ).read_bytes()
+    assert "systemctl daemon-reexec" in calls
 
     before = machine.snapshot()
     second = machine.install()
@@ -281,6 +294,36 @@ def test_a_bad_pin_map_stops_the_install_before_any_change(machine):
     assert machine.snapshot() == before
 
 
+def hardware_watchdog_seconds(conf: Path) -> float:
+    lines = dict(
+        line.split("=", 1) for line in conf.read_text().splitlines() if "=" in line
+    )
+    value = lines["RuntimeWatchdogSec"]
+    return float(value[:-1]) if value.endswith("s") else float(value)
+
+
+def test_install_arms_the_hardware_watchdog_below_the_bcm2835_limit(machine):
+    result = machine.install()
+    assert result.returncode == 0, result.stderr
+    conf = machine.system_conf_dir / "gatekiosk-watchdog.conf"
+    assert "[Manager]" in conf.read_text().splitlines()
+    # bcm2835_wdt's longest period is 15.99 s; a longer setting leaves it unarmed (< 6.8).
+    assert 0 < hardware_watchdog_seconds(conf) <= 15
+
+
+def test_a_release_switched_by_update_is_not_moved_back_by_a_second_install(machine):
+    machine.install()
+    release = machine.app_dir / "releases" / "0.2.0"
+    release.mkdir(parents=True)
+    current = machine.app_dir / "current"
+    current.unlink()
+    current.symlink_to(release)
+    machine.calls()
+    assert machine.install().returncode == 0
+    assert current.readlink() == release
+    assert not any(c.startswith("ln ") for c in machine.calls())
+
+
 def test_unknown_option_is_a_usage_error(machine):
     result = machine.install("--force")
     assert result.returncode == 2
@@ -291,6 +334,27 @@ def test_unknown_option_is_a_usage_error(machine):
 def test_install_script_is_shellcheck_clean():
     result = subprocess.run(["shellcheck", str(INSTALL)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd not installed")
+def test_service_unit_passes_systemd_analyze_verify(tmp_path):
+    # verify checks that the commands exist: point the unit's /opt/gatekiosk at a stand-in.
+    app = tmp_path / "opt" / "gatekiosk"
+    (app / "current" / "bin").mkdir(parents=True)
+    gatekiosk = app / "current" / "bin" / "gatekiosk"
+    gatekiosk.write_text("#!/bin/sh\n")
+    gatekiosk.chmod(0o755)
+    (app / "boot-check.py").write_text("")
+    text = (HARDWARE / "gatekiosk.service").read_text().replace("/opt/gatekiosk/", f"{app}/")
+    unit = tmp_path / "gatekiosk.service"
+    unit.write_text(text)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    # A directive systemd cannot parse is only a warning, with exit 0: any output fails.
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
+        result.stdout + result.stderr
+    )
 
 
 def test_config_txt_snippet_matches_the_default_pin_map():
@@ -317,13 +381,17 @@ def unit_settings(path: Path) -> dict[str, list[str]]:
 
 def test_service_unit_restarts_forever_as_an_unprivileged_user_with_device_groups():
     unit = unit_settings(HARDWARE / "gatekiosk.service")
-    assert unit["Service.Type"] == ["simple"]
+    assert unit["Service.Type"] == ["notify"]
+    assert unit["Service.NotifyAccess"] == ["main"]
+    [watchdog] = unit["Service.WatchdogSec"]
+    assert watchdog.endswith("s") and 0 < float(watchdog[:-1]) <= 10
     assert unit["Service.Restart"] == ["always"]
     assert unit["Service.RestartSec"] == ["2"]
     assert unit["Unit.StartLimitIntervalSec"] == ["0"]
     assert unit["Service.ExecStart"] == [
-        "/opt/gatekiosk/.venv/bin/gatekiosk run --config /etc/gatekiosk/gatekiosk.toml"
+        "/opt/gatekiosk/current/bin/gatekiosk run --config /etc/gatekiosk/gatekiosk.toml"
     ]
+    assert unit["Service.ExecStartPre"] == ["-+/usr/bin/python3 /opt/gatekiosk/boot-check.py"]
     assert unit["Service.User"] == ["gatekiosk"]
     assert unit["Service.SupplementaryGroups"] == ["gpio i2c video audio"]
     assert unit["Service.StateDirectory"] == ["gatekiosk"]
@@ -333,7 +401,6 @@ def test_service_unit_restarts_forever_as_an_unprivileged_user_with_device_group
     # These would hide /dev/gpiochip*, /dev/i2c-1 or the camera from the service.
     for breaks_devices in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock"):
         assert f"Service.{breaks_devices}" not in unit
-    assert "Service.WatchdogSec" not in unit
     assert unit["Install.WantedBy"] == ["multi-user.target"]
 
 

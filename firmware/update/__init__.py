@@ -1,0 +1,1 @@
+"""Safe updates: signed release bundles, one venv per release, atomic switch, rollback."""
