@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from firmware import credentials
+from firmware.cli.errors import UsageError
 from firmware.commands.auth import COMMAND_TYP
 from firmware.core import b64, status_list
+from firmware.errors import one_line
 
 ID_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
 # Every pass carries its kid: keep it short.
@@ -50,10 +52,6 @@ QR_ERROR_CORRECTION = "m"
 QR_BORDER_MODULES = 4
 QR_DEFAULT_SCALE = 8
 _UNITS_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class UsageError(Exception):
-    """A one-line problem with the command's input; exit status 2."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,7 +425,7 @@ def parse_statuses_json(text: str, name: str) -> dict[int, int]:
     try:
         data = credentials.strict_json_loads(text)
     except ValueError as exc:
-        raise UsageError(f"{name} is not JSON: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"{name} is not JSON: {one_line(exc)}") from None
     statuses: dict[int, int] = {}
     if isinstance(data, list):
         if len(data) > MAX_STATUS_INDEX + 1:
