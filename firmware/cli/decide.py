@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware import credentials, payloads, timesync
+from firmware.cli.errors import UsageError
 from firmware.core import policy
 from firmware.topics import validate_id
 
@@ -49,10 +50,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     code = parser.add_mutually_exclusive_group(required=True)
     code.add_argument("--code", help="the QR code's text")
     code.add_argument("--code-file", help="file with the raw bytes the decoder produced")
-
-
-class UsageError(Exception):
-    """A problem with the command's inputs: reported in one line, exit 2."""
 
 
 def _load_status(path: str | None, keys: credentials.KeySet) -> policy.StatusView:

@@ -16,6 +16,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from firmware.errors import one_line
 from firmware.hw.qr_decode import (
     DECODER_NAMES,
     DEFAULT_DECODER,
@@ -118,5 +119,4 @@ def _reason(exc: BaseException) -> str:
         return "is a directory"
     if isinstance(exc, PermissionError):
         return "permission denied"
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
+    return one_line(exc, 200)

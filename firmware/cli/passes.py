@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware import credentials
+from firmware.cli.errors import UsageError
 from firmware.commands.auth import COMMAND_TYP
 from firmware.core import b64, status_list
 from firmware.credentials import status_lists
@@ -53,10 +54,6 @@ QR_BORDER_MODULES = 4
 QR_DEFAULT_SCALE = 8
 PASS_FORMATS = ("cwt", "jwt")
 _UNITS_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class UsageError(Exception):
-    """A one-line problem with the command's input; exit status 2."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,13 +6,13 @@
         [--tls-ca ca.pem --tls-cert gate.pem --tls-key gate.key] [--data-dir DIR] \\
         [--keys-dir /etc/gatekiosk] [--force] [--json]
 
-Everything is checked before anything is written: ids against `[a-z0-9-]{1,64}`, brokers as
-HOST:PORT, each JWKS with the firmware's own key loader and refused when it holds private key
-material (a gate verifies; it never signs, and a stolen SD card must not mint passes), TLS files
-loaded as the MQTT link will load them. The JWKS files are copied into the keys directory
-(mode 0644), then the config file (mode 0644) is written next to its final place, loaded with
-`firmware.config.load`, compared with what was asked, and only then moved over the old one.
-Only the keys given are written; every other key keeps its default
+Everything is checked before anything is written (`firmware.cli.provision_input`): ids
+against `[a-z0-9-]{1,64}`, brokers as HOST:PORT, each JWKS with the firmware's own key loader
+and refused when it holds private key material (a gate verifies; it never signs, and a stolen SD
+card must not mint passes), TLS files loaded as the MQTT link will load them. The JWKS files are
+copied into the keys directory (mode 0644), then the config file (mode 0644) is written next to
+its final place, loaded with `firmware.config.load`, compared with what was asked, and only then
+moved over the old one. Only the keys given are written; every other key keeps its default
 (hardware/gatekiosk.toml.example lists them all).
 
 Exit 0 when written; 2 for bad arguments or input files (one line on stderr); 1 when an
@@ -24,17 +24,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import ssl
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from firmware import credentials, payloads
+from firmware import payloads
+from firmware.cli.errors import ERROR_CHARS
+from firmware.cli.provision_input import (
+    ProvisionError,
+    check_brokers,
+    check_ids,
+    check_jwks,
+    check_tls,
+)
+from firmware.cli.technician import SERVICE_USER, gatekiosk_command
 from firmware.config import Config, ConfigError, load, parse
+from firmware.errors import one_line
 from firmware.store.files import commit_file, stage_file
-from firmware.topics import validate_id
 
 DEFAULT_KEYS_DIR = "/etc/gatekiosk"
 ISSUERS_FILE = "issuers.jwks"
@@ -42,20 +50,10 @@ ADMINS_FILE = "admins.jwks"
 CONFIG_MODE = 0o644
 PUBLIC_KEY_MODE = 0o644
 DIR_MODE = 0o755
-# RFC 7518 §6: the members that hold a private or secret key (EC/OKP "d", RSA's CRT values,
-# a symmetric key's "k"). None of them may reach a gate.
-PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
-
-
-class ProvisionError(Exception):
-    """A one-line reason not to write anything. `exit_code` 2: bad input; 1: refused."""
-
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    """Add provision's arguments."""
     parser.add_argument("--config", required=True, help="config file to write (TOML)")
     parser.add_argument("--device-id", required=True, help="this kiosk's id (MQTT client id)")
     parser.add_argument("--community", required=True, help="community id")
@@ -81,125 +79,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="replace existing files")
     parser.add_argument("--json", action="store_true", help="print what was written as JSON")
-
-
-# -- checks -----------------------------------------------------------------------------------
-
-
-def private_key_members(jwks: Any) -> list[str]:
-    """The private-key members (`d`, ...) found in any key of a parsed JWKS, sorted."""
-    found: set[str] = set()
-    entries = jwks.get("keys") if isinstance(jwks, dict) else None
-    for jwk in entries if isinstance(entries, list) else []:
-        if isinstance(jwk, dict):
-            found.update(name for name in PRIVATE_MEMBERS if name in jwk)
-    return sorted(found)
-
-
-@dataclass(frozen=True)
-class PublicKeys:
-    """A JWKS file that passed every check, ready to be copied."""
-
-    flag: str
-    source: Path
-    data: bytes
-    kids: list[str]
-
-
-def check_jwks(flag: str, path: str) -> PublicKeys:
-    """Load a JWKS as the gate will; refuse private key material. Raises ProvisionError."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(credentials.MAX_JWKS_BYTES + 1)
-    except OSError as exc:
-        raise ProvisionError(f"{flag} {path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > credentials.MAX_JWKS_BYTES:
-        raise ProvisionError(
-            f"{flag} {path}: larger than {credentials.MAX_JWKS_BYTES} bytes, not a key set"
-        )
-    try:
-        parsed = credentials.strict_json_loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ProvisionError(f"{flag} {path}: not JSON: {_first_line(exc)}") from None
-    private = private_key_members(parsed)
-    if private:
-        raise ProvisionError(
-            f"{flag} {path}: holds private key material ({', '.join(private)}); a gate needs "
-            "only public keys (`gatekiosk pass keygen --public-out` writes them)"
-        )
-    try:
-        keys = credentials.KeySet.from_dict(parsed)
-    except credentials.KeySetError as exc:
-        raise ProvisionError(f"{flag} {path}: {exc}") from None
-    return PublicKeys(flag, Path(path), data, keys.kids())
-
-
-def check_ids(args: argparse.Namespace) -> None:
-    """Community, gate and device ids are topic-safe. Raises ProvisionError."""
-    for flag, value in (
-        ("--device-id", args.device_id),
-        ("--community", args.community),
-        ("--gate", args.gate),
-    ):
-        try:
-            validate_id(value, flag)
-        except ValueError as exc:
-            raise ProvisionError(str(exc)) from None
-
-
-def check_brokers(brokers: list[str]) -> list[str]:
-    """Each broker is HOST:PORT (optionally mqtt:// or mqtts://). Raises ProvisionError."""
-    from firmware.link.settings import parse_broker
-
-    for broker in brokers:
-        try:
-            parse_broker(broker)
-        except ValueError:
-            raise ProvisionError(
-                f"--broker {broker!r}: needs HOST:PORT with a port in 1-65535, "
-                "e.g. broker.example:8883"
-            ) from None
-    return list(brokers)
-
-
-def _refuse_password() -> bytes:
-    # An encrypted key would make OpenSSL prompt on a terminal the kiosk does not have.
-    return b""
-
-
-def check_tls(args: argparse.Namespace) -> dict[str, str]:
-    """TLS files as absolute paths, loaded the way the MQTT link loads them."""
-    ca, cert, key = args.tls_ca, args.tls_cert, args.tls_key
-    if not (ca or cert or key):
-        return {}
-    if bool(cert) != bool(key):
-        raise ProvisionError("--tls-cert and --tls-key go together")
-    if not ca:
-        raise ProvisionError("--tls-cert/--tls-key need --tls-ca (the broker's CA)")
-    for flag, path in (("--tls-ca", ca), ("--tls-cert", cert), ("--tls-key", key)):
-        if path and not os.access(path, os.R_OK):
-            raise ProvisionError(f"{flag} {path}: not readable")
-    try:
-        context = ssl.create_default_context(cafile=ca)
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        raise ProvisionError(f"--tls-ca {ca}: not a CA certificate: {_first_line(exc)}") from None
-    if cert:
-        try:
-            context.load_cert_chain(cert, key, password=_refuse_password)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            raise ProvisionError(
-                f"--tls-cert/--tls-key: do not load as a pair (wrong key, or an encrypted "
-                f"key?): {_first_line(exc)}"
-            ) from None
-    tls = {"ca": os.path.abspath(ca)}
-    if cert:
-        tls.update(cert=os.path.abspath(cert), key=os.path.abspath(key))
-    return tls
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # -- the file ---------------------------------------------------------------------------------
@@ -370,8 +249,6 @@ def provision(args: argparse.Namespace, now: float | None = None) -> Outcome:
 
 def next_steps(config_path: str) -> list[str]:
     """What the technician runs after provisioning."""
-    from firmware.cli.selftest import SERVICE_USER, gatekiosk_command
-
     return [
         f"sudo hardware/install.sh --config {config_path}",
         f"sudo -u {SERVICE_USER} {gatekiosk_command()} selftest --config {config_path}",
@@ -386,8 +263,7 @@ def main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"gatekiosk provision: {exc}\n")
         return exc.exit_code
     except Exception as exc:  # a bug still ends in one line, never a traceback
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        sys.stderr.write(f"gatekiosk provision: internal error: {text[:240]}\n")
+        sys.stderr.write(f"gatekiosk provision: internal error: {one_line(exc, ERROR_CHARS)}\n")
         return 1
     steps = next_steps(outcome.config)
     if args.json:

@@ -9,8 +9,9 @@ import pytest
 
 from firmware import config
 from firmware.assemble import open_thermometer_bus
-from firmware.cli import calibrate
-from firmware.cli.calibrate import Point, Refused, UsageError
+from firmware.cli import calibration_points
+from firmware.cli.calibration_points import Point
+from firmware.cli.errors import Refused, UsageError
 from firmware.clock import ManualClock
 from firmware.core import calibration
 from firmware.hw.thermometer import Thermometer
@@ -34,10 +35,10 @@ def test_points_round_trip_through_the_csv_file(tmp_path):
         Point("2026-01-05T08:00:00.000Z", 34.512, 18.25, 36.7, 16, 0.08),
         Point("2026-01-05T14:30:00.000Z", 35.104, 27.5, 36.9, 15, 0.12),
     ]
-    assert [calibrate.append_point(path, p) for p in written] == [1, 2]
-    points, commented = calibrate.read_points(path)
+    assert [calibration_points.append_point(path, p) for p in written] == [1, 2]
+    points, commented = calibration_points.read_points(path)
     assert points == written and commented == 0
-    assert path.read_text().splitlines()[0] == ",".join(calibrate.COLUMNS)
+    assert path.read_text().splitlines()[0] == ",".join(calibration_points.COLUMNS)
     assert path.stat().st_mode & 0o777 == 0o644
 
 
@@ -48,11 +49,11 @@ def test_commented_points_are_left_out_and_counted(tmp_path):
         Point("t2", 34.6, 19.0, 39.9, 16, 0.1),
         Point("t3", 34.7, 20.0, 36.8, 16, 0.1),
     ):
-        calibrate.append_point(path, p)
+        calibration_points.append_point(path, p)
     lines = path.read_text().splitlines()
     lines[2] = "# wrong reference reading: " + lines[2]
     path.write_text("\n".join(lines) + "\n")
-    points, commented = calibrate.read_points(path)
+    points, commented = calibration_points.read_points(path)
     assert [p.time for p in points] == ["t1", "t3"] and commented == 1
 
 
@@ -75,7 +76,7 @@ def test_a_broken_points_file_is_named_with_its_line(tmp_path, content, message)
     path = tmp_path / "points.csv"
     path.write_text(content)
     with pytest.raises(UsageError, match=message):
-        calibrate.read_points(path)
+        calibration_points.read_points(path)
 
 
 # -- record -----------------------------------------------------------------------------------
@@ -87,7 +88,7 @@ def test_record_stores_the_medians_of_a_person_at_a_known_skin_temperature(site)
     thermometer, scene = sim_thermometer(cfg, clock)
     scene.arrive(skin_c=34.85)
     out = site.data_dir / "calibration.csv"
-    point, count = calibrate.record(
+    point, count = calibration_points.record(
         cfg, 36.9, 16, out, clock=clock, thermometer=thermometer
     )
     assert count == 1 and point.samples == 16
@@ -96,7 +97,7 @@ def test_record_stores_the_medians_of_a_person_at_a_known_skin_temperature(site)
     assert point.reference_c == 36.9
     # 16 reads at the configured 50 Hz: 15 gaps of 20 ms on the injected clock.
     assert clock.monotonic() - 1000.0 == pytest.approx(15 / 50.0)
-    stored, _ = calibrate.read_points(out)
+    stored, _ = calibration_points.read_points(out)
     assert len(stored) == 1
     assert stored[0].object_c == pytest.approx(point.object_c, abs=0.001)
 
@@ -107,7 +108,7 @@ def test_record_refuses_when_nobody_is_in_range(site):
     thermometer, _scene = sim_thermometer(cfg, clock)
     out = site.data_dir / "calibration.csv"
     with pytest.raises(Refused, match="no person in range in 16 of 16"):
-        calibrate.record(cfg, 36.8, 16, out, clock=clock, thermometer=thermometer)
+        calibration_points.record(cfg, 36.8, 16, out, clock=clock, thermometer=thermometer)
     assert not out.exists()
 
 
@@ -117,7 +118,7 @@ def test_record_refuses_a_person_who_leaves_halfway(site):
     thermometer, scene = sim_thermometer(cfg, clock)
     scene.arrive(skin_c=34.8).leave(at=0.15)  # gone after 8 of the 16 reads
     with pytest.raises(Refused, match="no person in range in 8 of 16"):
-        calibrate.record(
+        calibration_points.record(
             cfg, 36.8, 16, site.data_dir / "c.csv", clock=clock, thermometer=thermometer
         )
 
@@ -128,7 +129,7 @@ def test_record_refuses_unsteady_readings(site):
     scene = Scene(clock, 22.0, noise_c=0.4, object_emissivity=0.98).arrive(skin_c=34.8)
     thermometer = Thermometer(FakeMLX90614Bus(scene), cfg.thermometer, clock)
     with pytest.raises(Refused, match=r"unsteady: object readings spread \d\.\d\d °C"):
-        calibrate.record(
+        calibration_points.record(
             cfg, 36.8, 16, site.data_dir / "c.csv", clock=clock, thermometer=thermometer
         )
 
@@ -140,7 +141,7 @@ def test_record_refuses_a_faulty_sensor_with_its_fault_code(site):
     bus.scene.arrive(skin_c=34.8)
     bus.disconnect()
     with pytest.raises(Refused, match="16 of 16 reads failed \\(no_device"):
-        calibrate.record(
+        calibration_points.record(
             cfg,
             36.8,
             16,
@@ -192,7 +193,7 @@ def write_points(path, model, rows):
     gain, slope, intercept = model
     for i, (o, a) in enumerate(rows):
         reference = round(gain * o + slope * a + intercept, 6)
-        calibrate.append_point(path, Point(f"t{i}", o, a, reference, 16, 0.1))
+        calibration_points.append_point(path, Point(f"t{i}", o, a, reference, 16, 0.1))
 
 
 def model_block(out):
@@ -218,7 +219,7 @@ def test_fit_prints_a_model_table_that_loads_and_recovers_the_points_model(site,
     assert model == pytest.approx({"gain": 0.96, "ambient_slope": -0.17, "intercept": 7.3},
                                   abs=0.02)
     # ... and exactly as the core fits the stored points, to the printed decimals.
-    stored = [p.as_tuple() for p in calibrate.read_points(points)[0]]
+    stored = [p.as_tuple() for p in calibration_points.read_points(points)[0]]
     fitted = calibration.fit(stored, 1.0, -0.186)
     for name in ("gain", "ambient_slope", "intercept"):
         assert model[name] == round(fitted[name], 4)
@@ -261,7 +262,7 @@ def test_fit_refuses_out_of_bound_coefficients_with_one_line(site, gatekiosk):
 
 def test_fit_without_points_refuses_and_a_missing_file_is_a_usage_error(site, gatekiosk):
     empty = site.root / "empty.csv"
-    empty.write_text(",".join(calibrate.COLUMNS) + "\n")
+    empty.write_text(",".join(calibration_points.COLUMNS) + "\n")
     code, _out, err = gatekiosk("calibrate", "fit", "--points", str(empty))
     assert code == 1 and "no points in" in err
     code, _out, err = gatekiosk("calibrate", "fit", "--config", str(site.config()))
@@ -297,4 +298,4 @@ def test_record_cli_appends_points_from_the_configured_sensor(site, gatekiosk, m
     )
     assert code == 0, err
     assert "recorded point 2 in" in out and "reference 37.00 °C" in out
-    assert len(calibrate.read_points(site.data_dir / "calibration.csv")[0]) == 2
+    assert len(calibration_points.read_points(site.data_dir / "calibration.csv")[0]) == 2
