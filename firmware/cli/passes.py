@@ -32,10 +32,11 @@ from firmware import credentials
 from firmware.cli.errors import UsageError
 from firmware.commands.auth import COMMAND_TYP
 from firmware.core import b64, status_list
+from firmware.core.claims import PASS_TYPES
 from firmware.credentials import status_lists
 from firmware.credentials.status_lists import MAX_STATUS_INDEX
+from firmware.topics import ID_PATTERN
 
-ID_PATTERN = re.compile(r"[a-z0-9-]{1,64}")
 # Every pass carries its kid: keep it short.
 KID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
 # Opaque pass id: printable ASCII without spaces, never a name (DESIGN 2.1).
@@ -43,7 +44,6 @@ PASS_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,64}")
 MAX_UNIT_CHARS = 64
 MAX_JTI_CHARS = 64
 MAX_URI_CHARS = 256
-PASS_TYPES = ("resident", "visitor", "staff")
 STATUS_REQUIRED = ("resident", "staff")
 DEFAULT_VALIDITY = {"resident": "365d", "staff": "30d", "visitor": "24h"}
 DEFAULT_STATUS_LIST_VALIDITY = "24h"

@@ -18,6 +18,8 @@ the single-precision floats of small MicroPython ports. Everything here is pure:
 of tuples in, a plain dict out, stable reason codes instead of exceptions.
 """
 
+from firmware.core.values import is_number
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # MicroPython has no typing module; annotations below are strings
     from typing import Any
@@ -53,11 +55,6 @@ PIVOT_EPSILON = 1e-9
 COEFFICIENTS = ("gain", "ambient_slope", "intercept")
 
 
-def _is_number(value: "Any") -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return value == value and value not in (float("inf"), float("-inf"))  # not NaN, finite
-
 
 def first_bad_point(points: "list[Any]") -> int:
     """Index of the first point that is not three finite numbers, or -1 when all are."""
@@ -65,7 +62,7 @@ def first_bad_point(points: "list[Any]") -> int:
         if not isinstance(point, (tuple, list)) or len(point) != 3:
             return index
         for value in point:
-            if not _is_number(value):
+            if not is_number(value):
                 return index
     return -1
 
@@ -231,7 +228,7 @@ def out_of_bounds(
             continue
         low, high = bounds[name]
         value = coefficients[name]
-        if not _is_number(value) or value < low or value > high:
+        if not is_number(value) or value < low or value > high:
             return name
     return None
 

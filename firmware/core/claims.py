@@ -6,6 +6,7 @@ reads a clock: `now` is an argument. The set of used visitor `jti`s is state the
 """
 
 from firmware.core import reasons
+from firmware.core.values import is_int, is_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # MicroPython has no typing module; annotations below are strings
@@ -20,13 +21,6 @@ MAX_GATES = 64
 DEFAULT_SKEW_S = 300
 
 
-def _is_int(value: "Any") -> bool:
-    # JSON true/false are Python bools, which are ints: a pass with "exp": true is malformed.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_text(value: "Any", limit: int) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= limit
 
 
 class PassInfo:
@@ -60,25 +54,25 @@ def parse(claims: "Any") -> "PassInfo | None":
     iss = claims.get("iss")
     sub = claims.get("sub")
     pt = claims.get("pt")
-    if not _is_text(iss, MAX_TEXT) or not _is_text(sub, MAX_PASS_ID) or pt not in PASS_TYPES:
+    if not is_text(iss, MAX_TEXT) or not is_text(sub, MAX_PASS_ID) or pt not in PASS_TYPES:
         return None
     for name in ("iat", "exp"):
-        if not _is_int(claims.get(name)) or claims[name] < 0:
+        if not is_int(claims.get(name)) or claims[name] < 0:
             return None
-    if "nbf" in claims and (not _is_int(claims["nbf"]) or claims["nbf"] < 0):
+    if "nbf" in claims and (not is_int(claims["nbf"]) or claims["nbf"] < 0):
         return None
     unit = claims.get("unit")
-    if unit is not None and not _is_text(unit, MAX_TEXT):
+    if unit is not None and not is_text(unit, MAX_TEXT):
         return None
     gates = claims.get("gates")
     if gates is not None:
         if not isinstance(gates, list) or not gates or len(gates) > MAX_GATES:
             return None
         for gate in gates:
-            if not _is_text(gate, MAX_TEXT):
+            if not is_text(gate, MAX_TEXT):
                 return None
     jti = claims.get("jti")
-    if jti is not None and not _is_text(jti, MAX_TEXT):
+    if jti is not None and not is_text(jti, MAX_TEXT):
         return None
     status_idx = None
     status_uri = None
@@ -91,7 +85,7 @@ def parse(claims: "Any") -> "PassInfo | None":
         uri = ref.get("uri")
         if not isinstance(idx, int) or isinstance(idx, bool) or idx < 0:
             return None
-        if not _is_text(uri, 256):
+        if not is_text(uri, 256):
             return None
         status_idx = idx
         status_uri = str(uri)

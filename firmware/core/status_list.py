@@ -187,11 +187,3 @@ def from_claims(claims: "dict[str, Any]") -> StatusList:
         raise StatusListError("status_list.lst is not base64url") from None
     return StatusList(uri, iat or 0, exp, ttl, bits, inflate(compressed))
 
-
-def stale_decision(stale_for: float, grace_s: float) -> str:
-    """What a stale list means for an otherwise valid pass: "flag" within the grace, else "deny"."""
-    if stale_for <= 0:
-        return "fresh"
-    if stale_for <= grace_s:
-        return "flag"
-    return "deny"

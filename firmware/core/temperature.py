@@ -7,9 +7,11 @@ the room gets colder. The compensation is a calibrated linear model,
 whose constants come from configuration (`gatekiosk calibrate` fits them on site).
 """
 
+from firmware.core.values import is_number
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # MicroPython has no typing module; annotations below are strings
-    from typing import Any
+    pass
 
 NORMAL = "normal"
 FEVER = "fever"
@@ -92,11 +94,6 @@ def _median(values: "list[float]") -> float:
     return (ordered[mid - 1] + ordered[mid]) / 2.0
 
 
-def _is_number(value: "Any") -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return value == value and value not in (float("inf"), float("-inf"))  # not NaN, finite
-
 
 def stable_reading(
     samples: "list[tuple[float, float, float]]",
@@ -115,7 +112,7 @@ def stable_reading(
         if len(sample) != 3:
             continue
         t, object_c, ambient_c = sample
-        if not (_is_number(t) and _is_number(object_c) and _is_number(ambient_c)):
+        if not (is_number(t) and is_number(object_c) and is_number(ambient_c)):
             continue
         if t > now or t < now - policy.window_s:
             continue
@@ -148,7 +145,7 @@ def assess(bodies: "list[float]", policy: TemperaturePolicy) -> str:
     decided only when the re-measurement also reads at or above it (when `confirm_fever`).
     Readings outside the physiological window count as no reading: never guessed.
     """
-    usable = [b for b in bodies if _is_number(b) and policy.body_min_c <= b <= policy.body_max_c]
+    usable = [b for b in bodies if is_number(b) and policy.body_min_c <= b <= policy.body_max_c]
     if len(usable) != len(bodies) or not usable:
         return UNAVAILABLE
     first = usable[0]
@@ -161,6 +158,13 @@ def assess(bodies: "list[float]", policy: TemperaturePolicy) -> str:
     return FEVER if is_fever(usable[1], policy.threshold_c) else NORMAL
 
 
-def ambient_warning(ambient_c: float, low_c: float = 16.0, high_c: float = 32.0) -> bool:
+# The room where the compensation model holds well (FIELD-NOTES: warn outside 16-32 °C).
+ROOM_LOW_C = 16.0
+ROOM_HIGH_C = 32.0
+
+
+def ambient_warning(
+    ambient_c: float, low_c: float = ROOM_LOW_C, high_c: float = ROOM_HIGH_C
+) -> bool:
     """True when the room is outside the range where the compensation model holds well."""
     return ambient_c < low_c or ambient_c > high_c

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, Protocol, TextIO
 from gpiozero import LED, Buzzer
 
 from firmware.core import prompts, reasons
+from firmware.core.claims import PASS_TYPES
 from firmware.hw.pins import PinMap
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,6 @@ PROMPTS: dict[str, dict[str, str]] = {
 }
 
 
-PASS_TYPES = ("resident", "visitor", "staff")
 # A building-unit-room such as 3-2-501; anything else is left off the screen.
 _UNIT = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,15}")
 

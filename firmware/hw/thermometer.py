@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from firmware.clock import Clock
+from firmware.core import temperature
 from firmware.hw.smbus_pec import (
     RAM_TA,
     RAM_TOBJ1,
@@ -37,7 +38,7 @@ EMISSIVITY_FULL_SCALE = 0xFFFF  # "Emissivity = round(65535 x e)": 0xFFFF is 1.0
 # Sensor (ambient) range of the E temperature code: -40...85 °C.
 SENSOR_AMBIENT_RANGE_C = (-40.0, 85.0)
 # Screening works best in a 16-32 °C room (FIELD-NOTES, temperature screening).
-OPERATING_AMBIENT_RANGE_C = (16.0, 32.0)
+OPERATING_AMBIENT_RANGE_C = (temperature.ROOM_LOW_C, temperature.ROOM_HIGH_C)
 # An emissivity below this is no skin and no usable EEPROM setting.
 MIN_EMISSIVITY = 0.1
 

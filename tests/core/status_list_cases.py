@@ -101,7 +101,3 @@ def only_a_later_list_replaces_the_one_held():
     assert not old.is_newer_than(old)
     assert old.is_newer_than(None)
 
-
-@case((0, "fresh"), (10, "flag"), (72 * 3600, "flag"), (72 * 3600 + 1, "deny"))
-def stale_grace(stale_for, outcome):
-    assert sl.stale_decision(stale_for, 72 * 3600) == outcome

@@ -16,7 +16,9 @@ from firmware.cli.errors import ERROR_CHARS
 from firmware.cli.technician import read_samples
 from firmware.clock import Clock
 from firmware.config import Config
+from firmware.core import temperature
 from firmware.errors import one_line
+from firmware.hw.thermometer import OPERATING_AMBIENT_RANGE_C
 
 if TYPE_CHECKING:
     from firmware.hw.code_reader import Camera
@@ -28,7 +30,6 @@ RELAY_TEST_PULSE_S = 1.0
 RELAY_DROP_MARGIN_S = 0.5
 RELAY_POLL_S = 0.02
 # The room range in which the compensation model holds well (FIELD-NOTES, temperature).
-ROOM_RANGE_C = (16.0, 32.0)
 
 
 def check_thermometer(cfg: Config, clock: Clock, samples: int, bus: I2CBus | None = None) -> Check:
@@ -73,11 +74,11 @@ def check_thermometer(cfg: Config, clock: Clock, samples: int, bus: I2CBus | Non
     detail = (
         f"{len(good)}/{samples} reads: ambient {ambient:.2f} °C, object {obj:.2f} °C, {someone}"
     )
-    low, high = ROOM_RANGE_C
+    low, high = OPERATING_AMBIENT_RANGE_C
     if faults:
         last = faults[-1]
         return Check("thermometer", WARN, f"{detail}; {len(faults)} failed: {last.code}", data)
-    if not low <= ambient <= high:
+    if temperature.ambient_warning(ambient, low, high):
         return Check(
             "thermometer",
             WARN,
