@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "mqtt_schema"
+from mqtt_schema import SCHEMA_DIR
 
 SCHEMA_NAMES = ("event", "alarm", "state", "telemetry", "command", "cmd-result", "ack")
 ID_BASE = "https://gatekiosk.dev/schema/"

@@ -98,3 +98,30 @@ def test_an_mqtts_broker_needs_a_ca():
         config.parse("[mqtt]\nbrokers = ['mqtts://b.example:8883']")
     cfg = config.parse("[mqtt]\nbrokers = ['mqtts://b.example:8883']\n[mqtt.tls]\nca = 'ca.pem'")
     assert cfg.mqtt.tls.ca == "ca.pem"
+
+
+def test_what_the_loader_accepts_the_drivers_accept():
+    # An address the sensor cannot have is refused at load time, before the door is built.
+    with pytest.raises(config.ConfigError, match=r"^thermometer\.address: 2 is outside 3\.\.119"):
+        config.parse("[thermometer]\naddress = 2\n")
+    cfg = config.parse("[thermometer]\naddress = 0x5B\n")
+    from firmware.hw.thermometer import ThermometerSettings
+
+    assert isinstance(cfg.thermometer, ThermometerSettings) and cfg.thermometer.address == 0x5B
+
+
+@pytest.mark.parametrize("section", ["temperature", "door", "thermometer", "mqtt", "outbox"])
+def test_no_float_key_takes_nan_or_infinity(section):
+    import dataclasses
+    import typing
+
+    cls = typing.get_type_hints(config.Config)[section]
+    floats = [
+        f.name for f in dataclasses.fields(cls)
+        if typing.get_type_hints(cls)[f.name] is float and not f.metadata.get("internal")
+    ]
+    assert floats, section
+    for key in floats:
+        for value in ("nan", "inf", "-inf"):
+            with pytest.raises(config.ConfigError, match=rf"^{section}\.{key}: must be a finite"):
+                config.parse(f"[{section}]\n{key} = {value}\n")
