@@ -26,7 +26,8 @@ from firmware.hw.factory import Hardware, hardware_from_config
 from firmware.hw.indicator import Indicator
 from firmware.hw.qr_decode import make_decoder
 from firmware.hw.smbus_pec import I2CBus
-from firmware.hw.thermometer import Thermometer, ThermometerSampler
+from firmware.hw.thermometer import Thermometer
+from firmware.hw.thermometer_sampler import ThermometerSampler
 from firmware.link import MqttLink
 from firmware.screen.face import open_face
 from firmware.store.outbox import Outbox

@@ -24,8 +24,8 @@ from typing import Any
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from firmware.clock import ManualClock
-from firmware.hw.door import Cancellable, StartTimer
 from firmware.hw.pins import PinMap
+from firmware.hw.relay import Cancellable, StartTimer
 
 
 class WatchedOutputPin(MockPin):

@@ -14,9 +14,9 @@ from gpiozero.pins.mock import MockFactory
 
 from firmware.clock import Clock, ManualClock
 from firmware.hw.camera_settings import CameraSettings
-from firmware.hw.door import StartTimer, start_thread_timer
 from firmware.hw.indicator import PromptSink
 from firmware.hw.pins import PinMap
+from firmware.hw.relay import StartTimer, start_thread_timer
 from firmware.hw.thermometer import ThermometerSettings
 from host_sim import camera_sim, mlx90614_sim
 from host_sim.door_sim import ManualTimers, SimDoor

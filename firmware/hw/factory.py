@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
 from firmware.clock import Clock
-from firmware.hw.door import StartTimer, start_thread_timer
+from firmware.hw.relay import StartTimer, start_thread_timer
 
 if TYPE_CHECKING:
     from firmware.hw.camera_settings import CameraSettings

@@ -16,8 +16,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from firmware.clock import ManualClock
-from firmware.hw.door import Door, DoorConfig, Relay
+from firmware.hw.door import Door, DoorConfig
 from firmware.hw.pins import PinMap
+from firmware.hw.relay import Relay
 from host_sim.door_sim import ManualTimers, WatchedOutputPin
 
 RELAY_GPIO = 17
@@ -155,7 +156,7 @@ def test_relay_is_driven_off_at_exit_after_an_uncaught_exception(tmp_path):
         factory = MockFactory()
         pin = factory.pin({RELAY_GPIO})
         atexit.register(lambda: print("levels", [s.state for s in pin.states], flush=True))
-        from firmware.hw.door import Relay
+        from firmware.hw.relay import Relay
         relay = Relay({RELAY_GPIO}, active_high=True, max_pulse_s=30.0, pin_factory=factory)
         relay.pulse(30.0)
         raise RuntimeError("crash while the door is open")

@@ -13,9 +13,9 @@ from firmware.hw.thermometer import (
     Sample,
     Thermometer,
     ThermometerFault,
-    ThermometerSampler,
     ThermometerSettings,
 )
+from firmware.hw.thermometer_sampler import ThermometerSampler
 from host_sim.mlx90614_sim import FakeMLX90614Bus, Scene
 
 WAIT_S = 10.0  # bound on every wait for the background thread
