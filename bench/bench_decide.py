@@ -33,15 +33,10 @@ def _per_second(work: Any) -> float:
 def run() -> dict[str, Any]:
     key = credentials.generate_keypair("sg1", "EdDSA")
     keys = credentials.KeySet.from_dict({"keys": [credentials.public_jwk(key)]})
-    claims = {
-        "iss": "sunshine-garden",
-        "sub": "7QK2M9XH4D1P6B3Z",
-        "pt": "resident",
-        "iat": NOW - 86400,
-        "exp": NOW + 300 * 86400,
-        "status": {"status_list": {"idx": 12345, "uri": URI}},
-        "unit": "3-2-501",
-    }
+    claims = credentials.pass_claims(
+        "sunshine-garden", "7QK2M9XH4D1P6B3Z", "resident", issued_at=NOW - 86400,
+        expires=NOW + 300 * 86400, status_idx=12345, status_uri=URI, unit="3-2-501",
+    )
     token = credentials.sign_token(claims, key, "gatepass+jwt")
     values = [0] * 20_000
     status = policy.StatusView(

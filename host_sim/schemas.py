@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
+from firmware.topics import ID_PATTERN
 from mqtt_schema import SCHEMA_DIR
 
 SCHEMA_NAMES = ("event", "alarm", "state", "telemetry", "command", "cmd-result", "ack")
@@ -34,7 +35,7 @@ _MAX_ERROR_CHARS = 300
 
 # Topics (DESIGN 2.4) -> the schema of their payload. Ids are checked again here, independently
 # of firmware.topics, because this module judges what the firmware actually put on the wire.
-_ID = r"[a-z0-9-]{1,64}"
+_ID = ID_PATTERN.pattern
 _GATE_KINDS = "event|alarm|state|telemetry|cmd-result|ack"
 _GATE_TOPIC = re.compile(rf"community/({_ID})/gate/({_ID})/({_GATE_KINDS})")
 _CMD_TOPIC = re.compile(rf"community/({_ID})/gate/({_ID})/cmd/({_ID})")

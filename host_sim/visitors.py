@@ -67,16 +67,11 @@ class VisitorGate:
         """A fresh resident pass whose holder has `status` on the list."""
         self._passes += 1
         now = int(self.clock.time())
-        claims = {
-            "iss": COMMUNITY,
-            "sub": f"p-{self._passes:04d}",
-            "pt": "resident",
-            "iat": now - 60,
-            "exp": now + 86400,
-            "status": {"status_list": {"idx": STATUS_INDEX[status], "uri": URI}},
-        }
-        if unit:
-            claims["unit"] = unit
+        claims = credentials.pass_claims(
+            COMMUNITY, f"p-{self._passes:04d}", "resident", issued_at=now - 60,
+            expires=now + 86400, status_idx=STATUS_INDEX[status], status_uri=URI,
+            **({"unit": unit} if unit else {}),
+        )
         return credentials.sign_token(claims, self.keys["issuer"], "gatepass+jwt")
 
     def visit(

@@ -28,7 +28,13 @@ from firmware.credentials.keys import (
     KeySetError,
 )
 from firmware.credentials.passes import decode_unverified, verify_pass
-from firmware.credentials.signing import generate_keypair, public_jwk, sign_cwt_pass, sign_token
+from firmware.credentials.signing import (
+    generate_keypair,
+    pass_claims,
+    public_jwk,
+    sign_cwt_pass,
+    sign_token,
+)
 from firmware.credentials.strict_json import strict_json_loads
 
 __all__ = [
@@ -49,6 +55,7 @@ __all__ = [
     "StatusListVerification",
     "decode_unverified",
     "generate_keypair",
+    "pass_claims",
     "public_jwk",
     "sign_cwt_pass",
     "sign_token",

@@ -139,3 +139,30 @@ def sign_cwt_pass(claims: Mapping[str, Any], private_jwk: Mapping[str, Any]) -> 
     signature = _raw_signature(private, alg, cwt.sig_structure(protected, payload))
     message = cbor2.dumps(cbor2.CBORTag(cwt.COSE_SIGN1_TAG, [protected, {}, payload, signature]))
     return cwt.encode_code(message)
+
+
+def pass_claims(
+    community: str,
+    pass_id: str,
+    pass_type: str,
+    *,
+    issued_at: int,
+    expires: int,
+    status_idx: int | None = None,
+    status_uri: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The claims of a pass (DESIGN 2.1) with the JWT names, for either form: `status` is set
+    when an index and list are given (required for residents and staff), `extra` adds `unit`,
+    `gates`, `jti`, `nbf` or overrides any claim."""
+    claims: dict[str, Any] = {
+        "iss": community,
+        "sub": pass_id,
+        "pt": pass_type,
+        "iat": issued_at,
+        "exp": expires,
+    }
+    if status_idx is not None and status_uri is not None:
+        claims["status"] = {"status_list": {"idx": status_idx, "uri": status_uri}}
+    claims.update(extra)
+    return claims

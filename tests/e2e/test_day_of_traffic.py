@@ -60,15 +60,9 @@ fever_hold_s = 2.0
 
     def resident(idx: int, **extra) -> str:
         now = int(clock.time())
-        claims = {
-            "iss": COMMUNITY,
-            "sub": f"r-{idx:04d}",
-            "pt": "resident",
-            "iat": now - 86400,
-            "exp": now + 86400,
-            "status": {"status_list": {"idx": idx, "uri": URI}},
-        }
-        claims.update(extra)
+        claims = credentials.pass_claims(COMMUNITY, f"r-{idx:04d}", "resident",
+                                         issued_at=now - 86400, expires=now + 86400,
+                                         status_idx=idx, status_uri=URI, **extra)
         return credentials.sign_token(claims, keys["issuer"], "gatepass+jwt")
 
     expected: list[tuple[str, list[str]]] = []

@@ -101,14 +101,8 @@ pulse_s = 0.5
 
     def pass_token(self, idx=3):
         now = int(time.time())
-        claims = {
-            "iss": COMMUNITY,
-            "sub": f"r-{idx}",
-            "pt": "resident",
-            "iat": now - 60,
-            "exp": now + 86400,
-            "status": {"status_list": {"idx": idx, "uri": URI}},
-        }
+        claims = credentials.pass_claims(COMMUNITY, f"r-{idx}", "resident", issued_at=now - 60,
+                                         expires=now + 86400, status_idx=idx, status_uri=URI)
         return credentials.sign_token(claims, self.keys["issuer"], "gatepass+jwt")
 
     def command(self, name, *, key=None, jti=None, exp_in=30, **claims):

@@ -38,18 +38,14 @@ class Community:
     def pass_token(
         self, pass_id: str = "p-0001", pt: str = "resident", idx: int = 5, **extra
     ) -> str:
+        return credentials.sign_token(self.pass_claims(pass_id, pt, idx, **extra),
+                                      self.keys["issuer"], "gatepass+jwt")
+
+    def pass_claims(self, pass_id: str, pt: str, idx: int, days: int = 30, **extra) -> dict:
         now = int(self.clock.time())
-        claims = {
-            "iss": COMMUNITY,
-            "sub": pass_id,
-            "pt": pt,
-            "iat": now - 60,
-            "exp": now + 30 * 86400,
-        }
-        if pt != "visitor":
-            claims["status"] = {"status_list": {"idx": idx, "uri": URI}}
-        claims.update(extra)
-        return credentials.sign_token(claims, self.keys["issuer"], "gatepass+jwt")
+        status = {"status_idx": idx, "status_uri": URI} if pt != "visitor" else {}
+        return credentials.pass_claims(COMMUNITY, pass_id, pt, issued_at=now - 60,
+                                       expires=now + days * 86400, **status, **extra)
 
     def status_list_token(self, iat: int | None = None, exp_in: int = 86400, key=None) -> str:
         iat = int(self.clock.time()) if iat is None else iat

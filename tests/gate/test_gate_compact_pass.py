@@ -8,15 +8,9 @@ import json
 from firmware import credentials
 from firmware.gate.visit import MEASURING
 
-from .conftest import COMMUNITY, URI
-
 
 def _compact(community, pass_id="p-0001", pt="resident", idx=5, **extra) -> str:
-    now = int(community.clock.time())
-    claims = {"iss": COMMUNITY, "sub": pass_id, "pt": pt, "iat": now - 60, "exp": now + 86400}
-    if pt != "visitor":
-        claims["status"] = {"status_list": {"idx": idx, "uri": URI}}
-    claims.update(extra)
+    claims = community.pass_claims(pass_id, pt, idx, days=1, **extra)
     return credentials.sign_cwt_pass(claims, community.keys["issuer"])
 
 
