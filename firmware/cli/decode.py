@@ -41,16 +41,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# Largest image decoded, in pixels: a 12-megapixel phone photo or an A4 scan at 400 dpi fits.
+# A small file can declare a huge image (a 519 KB PNG once took 1.19 GB to decode): the size
+# is checked from the header, before any pixel is decoded.
+MAX_IMAGE_PIXELS = 16_000_000
+
+
 def load_gray(path: str) -> npt.NDArray[np.uint8]:
     """The image at `path` as 8-bit grayscale; transparent parts are shown on white.
 
-    Raises OSError or ValueError with a readable message when the file is not an image.
+    Raises OSError or ValueError with a readable message when the file is not an image or
+    has more than MAX_IMAGE_PIXELS pixels.
     """
     import numpy as np
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ValueError(
+                    f"image too large: {width} x {height} pixels "
+                    f"(at most {MAX_IMAGE_PIXELS:,} are decoded)"
+                )
             image.load()
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                 # A QR saved with a transparent background would otherwise turn black on black.

@@ -8,7 +8,14 @@ reported again; a different code is reported at once. A camera that stops delive
 is a `camera_fault`, reported once; the camera is restarted with exponential back-off on the
 injected clock, and the first good frame reports the recovery.
 
-`PiCamera` is the Raspberry Pi camera through picamera2 (imported only when started).
+A presentation lasts many frames. With a decoder that takes a hint (the staged pipeline,
+`firmware.hw.qr_pipeline.ReadingPipeline.read`), the reader remembers where the code was last
+read and has that region decoded first, at full resolution, for `track_s` after the last
+read: the phone barely moves from one frame to the next. A presentation counts as read as
+soon as any of its frames reads.
+
+The camera port and `PiCamera` (the Raspberry Pi camera through picamera2) are in
+`firmware.hw.camera`; their names are importable from here too.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from firmware.errors import one_line
+from firmware.hw.camera import Camera, CameraTimeout, PiCamera, y_plane
+from firmware.hw.device_thread import DeviceThread
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,101 +37,15 @@ if TYPE_CHECKING:
 
     from firmware.clock import Clock
     from firmware.hw.qr_decode import Decoder
+    from firmware.hw.qr_locate import Region
 
     GrayFrame = npt.NDArray[np.uint8]
 
 log = logging.getLogger(__name__)
 
 CAMERA_FAULT = "camera_fault"
-
-
-class CameraTimeout(Exception):
-    """The camera delivered no frame within its timeout."""
-
-
-class Camera(Protocol):
-    """A camera that delivers grayscale frames (the Y plane), one per call."""
-
-    def start(self) -> None:
-        """Open and start streaming; raises if the camera cannot be started."""
-
-    def capture_gray(self) -> GrayFrame:
-        """The next frame as a 2-D uint8 array; raises CameraTimeout if none comes in time."""
-        ...
-
-    def stop(self) -> None:
-        """Stop streaming and release the camera."""
-
-
-def y_plane(yuv420: GrayFrame, size: tuple[int, int]) -> GrayFrame:
-    """The luma (Y) plane of a YUV420 frame as picamera2 returns it.
-
-    picamera2 gives YUV420 as one 2-D array of height * 3 / 2 rows: the Y plane's `height` rows,
-    then the quarter-size U and V planes. Rows may be padded to the stride, so columns past
-    `width` are dropped too.
-    """
-    width, height = size
-    if yuv420.ndim != 2 or yuv420.shape[0] < height * 3 // 2 or yuv420.shape[1] < width:
-        raise ValueError(
-            f"expected a YUV420 array of at least {height * 3 // 2} x {width}, got {yuv420.shape}"
-        )
-    return yuv420[:height, :width]
-
-
-class PiCamera:
-    """Raspberry Pi camera through picamera2: a YUV420 video stream, Y plane only.
-
-    Continuous autofocus is switched on where the camera has it (Camera Module 3). A capture
-    waits at most `timeout_s` for its frame, then raises CameraTimeout.
-    """
-
-    def __init__(
-        self, size: tuple[int, int] = (1280, 960), timeout_s: float = 2.0, camera_index: int = 0
-    ) -> None:
-        self.size = size
-        self._timeout_s = timeout_s
-        self._camera_index = camera_index
-        self._camera: Any = None
-
-    def start(self) -> None:
-        """Open the camera, configure the YUV420 stream, start it, and enable autofocus."""
-        from picamera2 import Picamera2  # only on the Pi
-
-        self.stop()  # a second Picamera2 on the same camera would find it busy
-        camera = Picamera2(self._camera_index)
-        try:
-            config = camera.create_video_configuration(main={"size": self.size, "format": "YUV420"})
-            camera.configure(config)
-            camera.start()
-            if "AfMode" in camera.camera_controls:
-                from libcamera import controls
-
-                camera.set_controls({"AfMode": controls.AfModeEnum.Continuous})
-        except Exception:
-            camera.close()
-            raise
-        self._camera = camera
-
-    def capture_gray(self) -> GrayFrame:
-        """The next frame's Y plane."""
-        camera = self._camera
-        if camera is None:
-            raise RuntimeError("camera not started")
-        job = camera.capture_array("main", wait=False)
-        try:
-            yuv = camera.wait(job, timeout=self._timeout_s)
-        except TimeoutError:
-            raise CameraTimeout(f"no frame within {self._timeout_s:g} s") from None
-        return y_plane(yuv, self.size)
-
-    def stop(self) -> None:
-        """Stop the stream and close the camera so that it can be opened again."""
-        camera, self._camera = self._camera, None
-        if camera is not None:
-            try:
-                camera.stop()
-            finally:
-                camera.close()
+# The camera port lives in firmware.hw.camera; these names are kept importable from here.
+__all__ = ["CAMERA_FAULT", "Camera", "CameraTimeout", "CodeReader", "PiCamera", "y_plane"]
 
 
 class CodeReader:
@@ -144,12 +67,15 @@ class CodeReader:
         on_recovered: Callable[[], None] | None = None,
         *,
         absence_s: float = 1.0,
+        track_s: float = 1.0,
         rate_window_s: float = 10.0,
         backoff_initial_s: float = 1.0,
         backoff_max_s: float = 30.0,
     ) -> None:
-        if absence_s <= 0 or rate_window_s <= 0 or backoff_initial_s <= 0:
-            raise ValueError("absence_s, rate_window_s and backoff_initial_s must be positive")
+        if absence_s <= 0 or rate_window_s <= 0 or backoff_initial_s <= 0 or track_s < 0:
+            raise ValueError(
+                "absence_s, rate_window_s and backoff_initial_s must be positive, track_s >= 0"
+            )
         self._camera = camera
         self._decoder = decoder
         self._clock = clock
@@ -157,18 +83,20 @@ class CodeReader:
         self._on_fault = on_fault
         self._on_recovered = on_recovered
         self._absence_s = absence_s
+        self._track_s = track_s
         self._rate_window_s = rate_window_s
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = max(backoff_max_s, backoff_initial_s)
 
         self._lock = threading.Lock()
-        self._stop_requested = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = DeviceThread("code-reader", clock, 0.0, self._step_in_thread)
         # Camera state, touched only by the thread that steps.
         self._camera_running = False
         self._failures = 0
         self._retry_at: float | None = None
         self._in_view: dict[bytes, float] = {}
+        # Where the last code was read: (region, frame shape, time); used as the next hint.
+        self._tracked: tuple[Region, tuple[int, ...], float] | None = None
         # Figures, read by stats() from any thread (under the lock).
         self._faulted = False
         self._fault_count = 0
@@ -183,44 +111,26 @@ class CodeReader:
     # Thread -------------------------------------------------------------------------------
     def start(self) -> None:
         """Start the reader thread (the camera is started by the thread's first step)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop_requested.clear()
-        self._thread = threading.Thread(target=self._run, name="code-reader", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop the thread (waiting at most `timeout_s` of real time) and the camera."""
-        self._stop_requested.set()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout_s)
-            if thread.is_alive():
-                log.warning("code reader thread still busy after %.1f s", timeout_s)
-                return
-            self._thread = None
+        if not self._thread.stop(timeout_s):
+            log.warning("code reader thread still busy after %.1f s", timeout_s)
+            return
         self._stop_camera()
 
-    def _run(self) -> None:
-        while not self._stop_requested.is_set():
-            try:
-                self.step()
-            except Exception:  # a bug must not end the reader: log it and keep going
-                log.exception("code reader step failed")
-                self._wait(1.0)
-                continue
-            retry_at = self._retry_at
-            if not self._camera_running and retry_at is not None:
-                self._wait(retry_at - self._clock.monotonic())
-
-    def _wait(self, seconds: float) -> None:
-        # In short slices, so that stop() is honoured during a long back-off.
-        deadline = self._clock.monotonic() + seconds
-        while not self._stop_requested.is_set():
-            remaining = deadline - self._clock.monotonic()
-            if remaining <= 0:
-                return
-            self._clock.sleep(min(remaining, 0.2))
+    def _step_in_thread(self) -> float | None:
+        """One step on the reader's thread; how long to wait before the next (a back-off)."""
+        try:
+            self.step()
+        except Exception:  # a bug must not end the reader: log it and keep going
+            log.exception("code reader step failed")
+            return 1.0
+        retry_at = self._retry_at
+        if not self._camera_running and retry_at is not None:
+            return retry_at - self._clock.monotonic()
+        return 0.0
 
     # One frame ----------------------------------------------------------------------------
     def step(self) -> list[bytes]:
@@ -254,7 +164,7 @@ class CodeReader:
 
         started = time.perf_counter()  # CPU cost of decoding, not gate time: the real clock
         try:
-            codes = self._decoder.decode(frame)
+            codes = self._decode(frame, now)
         except Exception as exc:  # a decoder error loses this frame, not the camera
             log.warning(
                 "QR decoder %s failed on a frame: %s", self._decoder.name, one_line(exc, 200)
@@ -268,6 +178,22 @@ class CodeReader:
             log.info("code read (%d bytes)", len(code))  # never the code itself: it names a pass
             _call_safely(self._on_code, code)
         return new_codes
+
+    def _decode(self, frame: GrayFrame, now: float) -> list[bytes]:
+        read = getattr(self._decoder, "read", None)
+        if read is None:  # a decoder without hints: the whole frame every time
+            return self._decoder.decode(frame)
+        hint = None
+        tracked = self._tracked
+        if tracked is not None:
+            region, shape, read_at = tracked
+            if shape == frame.shape and now - read_at <= self._track_s:
+                hint = region
+        result = read(frame, hint=hint)
+        if result.codes and result.region is not None:
+            self._tracked = (result.region, frame.shape, now)
+        codes: list[bytes] = result.codes
+        return codes
 
     def _new_presentations(self, codes: list[bytes], now: float) -> list[bytes]:
         present = set(codes)

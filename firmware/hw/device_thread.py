@@ -1,9 +1,10 @@
 """A device's own thread: one `step()` at a steady period, stopped promptly on request.
 
 The thermometer sampler and the code reader each run one. Behind schedule (a slow bus, long
-retries) it keeps the rate rather than bursting to catch up; waits are sliced so that `stop()`
-is honoured within `STOP_CHECK_S` even at a slow rate. Waiting goes through the device's clock,
-so a watched clock (firmware.watchdog) sees the thread move.
+retries) it keeps the rate rather than bursting to catch up; a step may instead return how long
+to wait before the next (a camera's back-off). Waits are sliced so that `stop()` is honoured
+within `STOP_CHECK_S` even at a slow rate. Waiting goes through the device's clock, so a watched
+clock (firmware.watchdog) sees the thread move.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ STOP_CHECK_S = 0.1  # longest uninterrupted wait of a device thread
 
 
 class DeviceThread:
-    """Runs `step` every `period_s` on a daemon thread named `name`."""
+    """Runs `step` every `period_s` on a daemon thread named `name`; a step that returns a
+    number of seconds waits that long instead."""
 
     def __init__(
-        self, name: str, clock: Clock, period_s: float, step: Callable[[], object]
+        self, name: str, clock: Clock, period_s: float, step: Callable[[], float | None]
     ) -> None:
         self.name = name
         self._clock = clock
@@ -53,11 +55,12 @@ class DeviceThread:
     def _run(self) -> None:
         next_due = self._clock.monotonic()
         while not self._stop.is_set():
-            self._step()
-            next_due += self.period_s
+            wait = self._step()
             now = self._clock.monotonic()
-            if next_due < now:
-                next_due = now
+            if wait is not None:
+                next_due = now + max(0.0, wait)
+            else:
+                next_due = max(next_due + self.period_s, now)
             self._wait_until(next_due)
 
     def _wait_until(self, due: float) -> None:

@@ -42,7 +42,7 @@ class ThermometerSampler:
         self._on_recovered = on_recovered
         self._fault_reported = False
         self._thread = DeviceThread(
-            "thermometer-sampler", clock, 1.0 / thermometer.settings.sample_hz, self.step
+            "thermometer-sampler", clock, 1.0 / thermometer.settings.sample_hz, self._step
         )
         self.period_s = self._thread.period_s
 
@@ -71,6 +71,9 @@ class ThermometerSampler:
             logger.warning("thermometer fault %s: %s", outcome.code, outcome.detail)
             self._call(self._on_fault, outcome.code, outcome.detail)
         return outcome
+
+    def _step(self) -> None:
+        self.step()
 
     def start(self) -> None:
         """Run `step()` at the sample rate on a background thread."""

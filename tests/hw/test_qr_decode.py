@@ -1,4 +1,4 @@
-"""Both QR decoders on rendered camera frames: read what can be read, never a wrong code."""
+"""Every QR decoder on rendered camera frames: read what can be read, never a wrong code."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from firmware.hw.qr_decode import (
     ZxingDecoder,
     make_decoder,
 )
+from firmware.hw.qr_pipeline import ReadingPipeline
 from host_sim.camera_sim import (
     PAPER,
     Card,
@@ -137,13 +138,14 @@ def test_zbar_reads_dark_mode_only_thanks_to_the_inverted_retry() -> None:
 
 def test_decoders_are_made_by_name() -> None:
     assert isinstance(make_decoder("pyzbar"), PyzbarDecoder)
-    assert isinstance(make_decoder("zxing"), ZxingDecoder)
+    assert isinstance(make_decoder("zxing"), ReadingPipeline)
+    assert isinstance(make_decoder("zxing-bare"), ZxingDecoder)
     assert make_decoder().name == DEFAULT_DECODER
     assert DEFAULT_DECODER in DECODER_NAMES
 
 
 def test_unknown_decoder_name_is_a_one_line_error() -> None:
-    expected = r"^unknown QR decoder 'opencv': choose one of pyzbar, zxing$"
+    expected = r"^unknown QR decoder 'opencv': choose one of pyzbar, zxing, zxing-bare$"
     with pytest.raises(ValueError, match=expected):
         make_decoder("opencv")
 

@@ -29,7 +29,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict]
     return code, [json.loads(line) for line in out.splitlines()], err
 
 
-@pytest.mark.parametrize("decoder", ["pyzbar", "zxing"])
+@pytest.mark.parametrize("decoder", ["pyzbar", "zxing", "zxing-bare"])
 def test_each_image_gets_one_line_with_its_codes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], decoder: str
 ) -> None:
@@ -90,6 +90,31 @@ def test_transparent_background_is_read_as_white(
     assert np.asarray(Image.open(image).convert("L")).max() == 0
     code, lines, _ = run(capsys, str(image))
     assert code == 0 and lines[0]["codes"] == ["gate-pass"]
+
+
+def test_an_image_of_too_many_pixels_is_refused_before_it_is_decoded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small file can declare a huge image; its size is read from the header only.
+    huge = tmp_path / "huge.png"
+    Image.new("L", (5000, 4000), 255).save(huge)  # 20 Mpx, a file of about 20 KB
+    good = write_camera_frame(tmp_path / "phone.png", Card(PASS, distance_mm=110.0))
+    loads: list[tuple[int, int]] = []
+    real_load = Image.Image.load
+
+    def counting_load(image: Image.Image):  # type: ignore[no-untyped-def]
+        loads.append(image.size)
+        return real_load(image)
+
+    monkeypatch.setattr(Image.Image, "load", counting_load)
+    code, lines, err = run(capsys, str(huge), str(good))
+    assert code == 1 and err == ""
+    assert lines[0] == {
+        "image": str(huge),
+        "error": "image too large: 5000 x 4000 pixels (at most 16,000,000 are decoded)",
+    }
+    assert (5000, 4000) not in loads
+    assert lines[1]["codes"] == [PASS]
 
 
 @pytest.mark.parametrize(

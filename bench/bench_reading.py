@@ -1,0 +1,115 @@
+"""Reading over a presentation, and reading distance, at the kiosk's 1280x960 frame.
+
+Presentations: a realistic scene (as in bench_decode) shown for `FRAMES_PER_PRESENTATION`
+frames with a hand's small movements (host_sim.pass_scenes.presentation), through the real
+CodeReader, which tracks where the code was last read. A presentation is read when any of its
+frames reads; its first frame is counted for the per-frame rate too.
+
+Distance: a typical pass (a phone, roughly facing the camera, good light) at increasing
+distances; the reading distance is the farthest distance up to which every step reads at
+least 90 % of its frames. The camera model is the Camera Module 3's (host_sim.camera_sim:
+41° vertical field, 66° horizontal on its 16:9 sensor; 4:3 frames keep the height).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from firmware.clock import ManualClock
+from firmware.hw.code_reader import CodeReader
+from firmware.hw.qr_decode import make_decoder
+from host_sim.camera_sim import SimCamera, realistic_scene, render_scene
+from host_sim.pass_scenes import FORMS, distance_scene, presentation, sample_text
+
+SIZE = (1280, 960)
+SEED = 20261203
+PRESENTATIONS = 40
+FRAMES_PER_PRESENTATION = 5
+DISTANCES_MM = tuple(range(150, 1601, 50))
+DECODERS = ("zxing-bare", "zxing")
+FRAMES_PER_DISTANCE = 8
+WANTED_RATE = 0.9
+
+
+def presentations(form: str, decoder_name: str) -> dict[str, Any]:
+    """Share of presentations read through the CodeReader, and of their first frames."""
+    rng = np.random.default_rng([SEED, len(form)])
+    text = sample_text(form, rng)
+    expected = text.encode("ascii")
+    read = first_frame = shown = 0
+    frames = 0
+    for index in range(PRESENTATIONS):
+        scene = realistic_scene(rng, text, empty_share=0.0)
+        clock = ManualClock()
+        camera = SimCamera(SIZE, clock=clock, seed=index)
+        codes: list[bytes] = []
+        reader = CodeReader(camera, make_decoder(decoder_name), clock, codes.append)
+        for number, moved in enumerate(presentation(rng, scene, FRAMES_PER_PRESENTATION)):
+            camera.set_scene(moved)
+            found = reader.step()
+            frames += 1
+            if number == 0:
+                first_frame += expected in found
+            if codes:
+                break
+        shown += 1
+        read += expected in codes
+        reader.stop()
+    return {
+        "presentations": shown,
+        "frames_each_at_most": FRAMES_PER_PRESENTATION,
+        "read_rate": read / shown,
+        "first_frame_read_rate": first_frame / shown,
+        "frames_rendered": frames,
+    }
+
+
+def reading_distance(form: str) -> dict[str, Any]:
+    """Read rate per distance of a typical pass for the bare pass and the pipeline, and the
+    reading distance of each; the same frames go to both."""
+    rng = np.random.default_rng([SEED, 7, len(form)])
+    text = sample_text(form, rng)
+    expected = text.encode("ascii")
+    decoders = {name: make_decoder(name) for name in DECODERS}
+    rates: dict[str, dict[int, float]] = {name: {} for name in DECODERS}
+    for distance in DISTANCES_MM:
+        hits = dict.fromkeys(DECODERS, 0)
+        for index in range(FRAMES_PER_DISTANCE):
+            scene = distance_scene(rng, text, float(distance))
+            frame = render_scene(scene, SIZE, np.random.default_rng([SEED, distance, index]))
+            for name, decoder in decoders.items():
+                hits[name] += expected in decoder.decode(frame)
+        for name in DECODERS:
+            rates[name][distance] = hits[name] / FRAMES_PER_DISTANCE
+        if max(hits.values()) == 0:
+            break  # beyond every decoder's reach: farther ones read nothing either
+    figures: dict[str, Any] = {}
+    for name in DECODERS:
+        reach = 0
+        for distance, rate in rates[name].items():
+            if rate < WANTED_RATE:
+                break
+            reach = distance
+        figures[name] = {"read_rate_by_mm": rates[name], "reading_distance_mm": reach}
+    return figures
+
+
+def run() -> dict[str, Any]:
+    """Measure both, for each pass form, with the bare pass and the pipeline."""
+    figures: dict[str, Any] = {"size": f"{SIZE[0]}x{SIZE[1]}"}
+    for form in FORMS:
+        far = reading_distance(form)
+        for decoder_name in DECODERS:
+            held = presentations(form, decoder_name)
+            reach = far[decoder_name]
+            figures[f"{decoder_name}/{form}"] = {"presentations": held, "distance": reach}
+            print(
+                f"   {form:4s} {decoder_name:10s} presentations read "
+                f"{held['read_rate']:.0%} of {held['presentations']} (first frame "
+                f"{held['first_frame_read_rate']:.0%}); read >= 90 % up to "
+                f"{reach['reading_distance_mm']} mm; by mm: "
+                + " ".join(f"{mm}:{rate:.0%}" for mm, rate in reach["read_rate_by_mm"].items())
+            )
+    return figures
