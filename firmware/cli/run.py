@@ -23,6 +23,7 @@ from firmware.assemble import build_gate
 from firmware.clock import SystemClock
 from firmware.config import Config, ConfigError, load
 from firmware.hw.factory import HardwareNotFound, hardware_from_config
+from firmware.hw.qr_decode import DecoderUnavailable
 from firmware.store.outbox import OutboxError
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,10 @@ def main(args: argparse.Namespace) -> int:
     install_stop_signals(stop)
     try:
         return run(cfg, stop)
-    except (credentials.KeySetError, HardwareNotFound, OutboxError, OSError, ValueError) as exc:
+    except (
+        credentials.KeySetError, DecoderUnavailable, HardwareNotFound, OutboxError, OSError,
+        ValueError,
+    ) as exc:
         # Start-up failures: one line for the journal; systemd restarts with back-off.
         log.error("cannot start: %s", exc)
         sys.stderr.write(f"gatekiosk run: cannot start: {exc}\n")
