@@ -37,6 +37,11 @@ APT_PACKAGES=(python3-picamera2 python3-lgpio python3-venv libzbar0 i2c-tools)
 APT_PACKAGES+=(cage chromium fonts-noto-cjk espeak-ng alsa-utils)
 DEVICE_GROUPS=(gpio i2c video audio)
 SCREEN_SERVICE=gatekiosk-screen.service
+# The boot page ("out of service" until the firmware serves the screen) and its server, run by
+# the system's python3 like boot-check.py.
+SCREEN_BOOT_SERVICE=gatekiosk-screen-boot.service
+SCREEN_BOOT_DIR="$APP_DIR/screen-boot"
+SCREEN_BOOT_SERVER="$APP_DIR/screen-boot.py"
 SCREEN_USER=gatekiosk-screen
 VOICE_DIR="$APP_DIR/voice"
 
@@ -168,6 +173,8 @@ for line in pins.boot_gpio_lines():
     print(f"BOOT_LINE={line}")
 print(f"SCREEN_HOST={'127.0.0.1' if screen.bind in ('0.0.0.0', '::') else screen.bind}")
 print(f"SCREEN_PORT={screen.port}")
+print(f"SCREEN_BOOT_PORT={screen.boot_port}")
+print(f"SCREEN_LANGUAGE={screen.primary_language}")
 print(f"VOICE_LANGUAGES={','.join(voice.languages)}")
 if "audio_dir" in doc.get("voice", {}):
     print(f"VOICE_DIR={voice.audio_dir}")
@@ -178,6 +185,8 @@ RELAY_OFF=""
 BOOT_LINES=()
 SCREEN_HOST=127.0.0.1
 SCREEN_PORT=""
+SCREEN_BOOT_PORT=""
+SCREEN_LANGUAGE=""
 VOICE_LANGUAGES=""
 while IFS='=' read -r key value; do
     case $key in
@@ -186,6 +195,8 @@ while IFS='=' read -r key value; do
         BOOT_LINE) BOOT_LINES+=("$value") ;;
         SCREEN_HOST) SCREEN_HOST=$value ;;
         SCREEN_PORT) SCREEN_PORT=$value ;;
+        SCREEN_BOOT_PORT) SCREEN_BOOT_PORT=$value ;;
+        SCREEN_LANGUAGE) SCREEN_LANGUAGE=$value ;;
         VOICE_LANGUAGES) VOICE_LANGUAGES=$value ;;
         VOICE_DIR) VOICE_DIR=$value ;;
     esac
@@ -262,7 +273,17 @@ step "Voice: prompts synthesised into $VOICE_DIR ($VOICE_LANGUAGES)"
 # Only the clips whose text changed are made again (the folder's manifest.json says).
 run "$VENV/bin/python" -m firmware.cli voice build --out "$VOICE_DIR" --languages "$VOICE_LANGUAGES"
 
-step "Screen user '$SCREEN_USER' (runs the kiosk browser, nothing else)"
+step "Screen boot page in $SCREEN_BOOT_DIR (out of service until the firmware answers)"
+# Only the files that changed are written again.
+run "$VENV/bin/python" -m firmware.screen.boot_page --out "$SCREEN_BOOT_DIR" \
+    --screen-url "http://$SCREEN_HOST:$SCREEN_PORT/" --primary-language "$SCREEN_LANGUAGE"
+if cmp -s "$SRC/firmware/screen/boot.py" "$SCREEN_BOOT_SERVER"; then
+    note "$SCREEN_BOOT_SERVER is up to date"
+else
+    run install -m 0644 "$SRC/firmware/screen/boot.py" "$SCREEN_BOOT_SERVER"
+fi
+
+step "Screen user '$SCREEN_USER' (runs the kiosk browser and the boot page, nothing else)"
 if id -u "$SCREEN_USER" >/dev/null 2>&1; then
     note "user exists"
 else
@@ -284,7 +305,8 @@ GATEKIOSK_RELAY_PIN=$RELAY_PIN
 GATEKIOSK_RELAY_OFF=$RELAY_OFF"
 write_file "$ETC_DIR/screen.env" 0644 "# Written by hardware/install.sh from the [screen] table; read by $SCREEN_SERVICE.
 GATEKIOSK_SCREEN_HOST=$SCREEN_HOST
-GATEKIOSK_SCREEN_PORT=$SCREEN_PORT"
+GATEKIOSK_SCREEN_PORT=$SCREEN_PORT
+GATEKIOSK_SCREEN_BOOT_PORT=$SCREEN_BOOT_PORT"
 [ -f "$CONFIG" ] || note "write $CONFIG next: gatekiosk provision (see README)"
 
 # -- boot configuration ------------------------------------------------------------------------
@@ -350,7 +372,9 @@ install_unit() {
     fi
 }
 install_unit "$SERVICE"
-# The screen: Chromium in kiosk mode under cage on tty1, showing the page the kiosk serves.
+# The screen: Chromium in kiosk mode under cage on tty1, opening the boot page, which hands
+# over to the page the kiosk serves as soon as it answers.
+install_unit "$SCREEN_BOOT_SERVICE"
 install_unit "$SCREEN_SERVICE"
 
 step "Done"

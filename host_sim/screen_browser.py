@@ -7,13 +7,18 @@ as such, so a test can assert there were none.
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+BOOT_SCRIPT = Path(__file__).resolve().parents[1] / "firmware" / "screen" / "boot.py"
 
 # Draws one character on a canvas in the page's own font and compares the pixels with those of
 # a code point no font has (U+10FFFD, private use): the same pixels mean a tofu box.
@@ -43,10 +48,11 @@ def chromium_path() -> str | None:
 
 
 class Requests:
-    """Every URL the page asked for; those not on the device are aborted."""
+    """Every URL the page asked for; those not on the device (`origins`) are aborted."""
 
-    def __init__(self, origin: str) -> None:
+    def __init__(self, origin: str, *others: str) -> None:
         self.origin = origin
+        self.origins = {origin, *others}
         self.seen: list[str] = []
         self.blocked: list[str] = []
 
@@ -54,7 +60,7 @@ class Requests:
         url = route.request.url
         self.seen.append(url)
         parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" == self.origin or parts.scheme == "data":
+        if f"{parts.scheme}://{parts.netloc}" in self.origins or parts.scheme == "data":
             route.continue_()
         else:
             self.blocked.append(url)
@@ -89,3 +95,42 @@ def screen_lines(page: Any, section: str) -> list[tuple[str, str, str]]:
             ".map((p) => [p.lang, p.className, p.textContent])"
         )
     ]
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on (just now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_boot_server(
+    site: Path, screen_url: str, font_dir: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """The boot page's server as its unit runs it (`python -I`: standard library only), on a
+    free port; the process and the boot page's URL."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-I",
+            str(BOOT_SCRIPT),
+            "--port",
+            "0",
+            "--dir",
+            str(site),
+            "--screen-url",
+            screen_url,
+            "--font-dir",
+            font_dir,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    if found is None:
+        process.kill()
+        raise AssertionError(f"the boot server did not start: {line!r}")
+    return process, found.group(0)

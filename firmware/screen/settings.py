@@ -25,6 +25,9 @@ class ScreenSettings:
     # Loopback only by default: the page is for the kiosk's own browser.
     bind: str = "127.0.0.1"
     port: int = field(default=8310, metadata={"low": 1024, "high": 65535})
+    # The boot page's own static server (hardware/gatekiosk-screen-boot.service), on loopback:
+    # the kiosk browser opens it first and it hands over to `port` once the firmware answers.
+    boot_port: int = field(default=8309, metadata={"low": 1024, "high": 65535})
     # The language shown largest (and first); the others follow in prompts.LANGUAGES order.
     primary_language: str = field(default="zh", metadata={"choices": prompts.LANGUAGES})
     # The page declares the firmware gone after 3 heartbeats without a message.
@@ -46,6 +49,10 @@ class ScreenSettings:
             )
         if self.port not in range(1024, 65536):
             raise SettingsError(f"{path}.port: {self.port} is outside 1024..65535")
+        if self.boot_port not in range(1024, 65536):
+            raise SettingsError(f"{path}.boot_port: {self.boot_port} is outside 1024..65535")
+        if self.boot_port == self.port:
+            raise SettingsError(f"{path}.boot_port: {self.boot_port} is {path}.port too")
         if self.primary_language not in prompts.LANGUAGES:
             raise SettingsError(
                 f"{path}.primary_language: must be one of {', '.join(prompts.LANGUAGES)}"

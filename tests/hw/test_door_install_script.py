@@ -206,6 +206,15 @@ def test_dry_run_prints_every_step_and_changes_nothing(machine):
         "| GATEKIOSK_SCREEN_PORT=8310",
         f"would run: install -m 0644 {HARDWARE}/gatekiosk-screen.service {machine.unit_dir}/",
         "would run: systemctl enable gatekiosk-screen.service",
+        # The boot page and its server.
+        "| GATEKIOSK_SCREEN_BOOT_PORT=8309",
+        f"would run: {machine.app_dir}/.venv/bin/python -m firmware.screen.boot_page --out "
+        f"{machine.app_dir}/screen-boot --screen-url http://127.0.0.1:8310/ "
+        "--primary-language zh",
+        f"would run: install -m 0644 {REPO}/firmware/screen/boot.py "
+        f"{machine.app_dir}/screen-boot.py",
+        f"would run: install -m 0644 {HARDWARE}/gatekiosk-screen-boot.service {machine.unit_dir}/",
+        "would run: systemctl enable gatekiosk-screen-boot.service",
         f"would run: ln -s {machine.app_dir}/.venv {machine.app_dir}/current",
         f"would run: install -m 0644 {REPO}/firmware/update/layout.py "
         f"{machine.app_dir}/boot-check.py",
@@ -254,15 +263,24 @@ def test_install_is_idempotent(machine):
         REPO / "firmware" / "update" / "layout.py"
     ).read_bytes()
     assert "systemctl daemon-reexec" in calls
+    assert "systemctl enable gatekiosk-screen-boot.service" in calls
+    assert (machine.app_dir / "screen-boot.py").read_bytes() == (
+        REPO / "firmware" / "screen" / "boot.py"
+    ).read_bytes()
+    boot_site = machine.app_dir / "screen-boot"
+    assert sorted(p.name for p in boot_site.iterdir()) == ["boot.js", "index.html", "style.css"]
+    assert "暂停服务" in (boot_site / "index.html").read_text()
 
     before = machine.snapshot()
     second = machine.install()
     assert second.returncode == 0, second.stderr
-    # Only the project itself is installed again (it may have changed), and its voice built
-    # again (which redoes only changed clips); nothing else moves.
+    # Only the project itself is installed again (it may have changed), and its voice and
+    # boot page built again (which redo only what changed); nothing else moves.
     assert changing_calls(machine.calls()) == [
         f"pip install --quiet --upgrade {REPO}",
         f"python -m firmware.cli voice build --out {machine.app_dir}/voice --languages zh,en,ko",
+        f"python -m firmware.screen.boot_page --out {machine.app_dir}/screen-boot "
+        "--screen-url http://127.0.0.1:8310/ --primary-language zh",
     ]
     assert machine.snapshot() == before
     assert "reboot" not in second.stdout
@@ -295,9 +313,7 @@ def test_a_bad_pin_map_stops_the_install_before_any_change(machine):
 
 
 def hardware_watchdog_seconds(conf: Path) -> float:
-    lines = dict(
-        line.split("=", 1) for line in conf.read_text().splitlines() if "=" in line
-    )
+    lines = dict(line.split("=", 1) for line in conf.read_text().splitlines() if "=" in line)
     value = lines["RuntimeWatchdogSec"]
     return float(value[:-1]) if value.endswith("s") else float(value)
 
@@ -336,20 +352,44 @@ def test_install_script_is_shellcheck_clean():
     assert result.returncode == 0, result.stdout
 
 
+UNITS = ("gatekiosk.service", "gatekiosk-screen.service", "gatekiosk-screen-boot.service")
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd not installed")
-def test_service_unit_passes_systemd_analyze_verify(tmp_path):
-    # verify checks that the commands exist: point the unit's /opt/gatekiosk at a stand-in.
+@pytest.mark.parametrize("name", UNITS)
+def test_service_unit_passes_systemd_analyze_verify(tmp_path, name):
+    # verify checks that the commands exist: point the unit's /opt/gatekiosk, and the screen's
+    # cage and chromium (not on every build host), at stand-ins.
     app = tmp_path / "opt" / "gatekiosk"
     (app / "current" / "bin").mkdir(parents=True)
-    gatekiosk = app / "current" / "bin" / "gatekiosk"
-    gatekiosk.write_text("#!/bin/sh\n")
-    gatekiosk.chmod(0o755)
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    for program in (app / "current" / "bin" / "gatekiosk", stand_ins / "cage"):
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
     (app / "boot-check.py").write_text("")
-    text = (HARDWARE / "gatekiosk.service").read_text().replace("/opt/gatekiosk/", f"{app}/")
-    unit = tmp_path / "gatekiosk.service"
+    text = (
+        (HARDWARE / name)
+        .read_text()
+        .replace("/opt/gatekiosk/", f"{app}/")
+        .replace("/usr/bin/cage", f"{stand_ins}/cage")
+    )
+    # The units that the screen's units name, so that verify can load them too.
+    for other in UNITS:
+        (tmp_path / other).write_text(
+            (HARDWARE / other)
+            .read_text()
+            .replace("/usr/bin/cage", f"{stand_ins}/cage")
+            .replace("/opt/gatekiosk/", f"{app}/")
+        )
+    unit = tmp_path / name
     unit.write_text(text)
     result = subprocess.run(
-        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+        ["systemd-analyze", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     # A directive systemd cannot parse is only a warning, with exit 0: any output fails.
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), (
@@ -407,13 +447,20 @@ def test_service_unit_restarts_forever_as_an_unprivileged_user_with_device_group
 def test_install_builds_the_voice_and_points_the_screen_at_the_configured_port(machine):
     config = machine.root / "gatekiosk.toml"
     (machine.state / "real-voice").touch()
-    config.write_text("[screen]\nport = 9000\n[voice]\nlanguages = ['en']\n")
+    config.write_text(
+        "[screen]\nport = 9000\nboot_port = 9001\nprimary_language = 'en'\n"
+        "[voice]\nlanguages = ['en']\n"
+    )
     result = machine.install("--config", str(config))
     assert result.returncode == 0, result.stderr
     assert (machine.etc_dir / "screen.env").read_text().splitlines()[1:] == [
         "GATEKIOSK_SCREEN_HOST=127.0.0.1",
         "GATEKIOSK_SCREEN_PORT=9000",
+        "GATEKIOSK_SCREEN_BOOT_PORT=9001",
     ]
+    boot_index = (machine.app_dir / "screen-boot" / "index.html").read_text()
+    assert '"screen_url": "http://127.0.0.1:9000/"' in boot_index
+    assert '<html lang="en">' in boot_index
     voice = machine.app_dir / "voice"
     assert (voice / "step.granted.en.wav").is_file() and (voice / "earcon.fever.wav").is_file()
     assert not (voice / "step.granted.zh.wav").exists()
@@ -424,6 +471,10 @@ def test_install_builds_the_voice_and_points_the_screen_at_the_configured_port(m
     refused = machine.install("--config", str(config))
     assert refused.returncode == 1
     assert "screen.port: 80 is outside 1024..65535" in refused.stderr
+    config.write_text("[screen]\nboot_port = 8310\n")
+    refused = machine.install("--config", str(config))
+    assert refused.returncode == 1
+    assert "screen.boot_port: 8310 is screen.port too" in refused.stderr
 
 
 def test_screen_unit_runs_chromium_in_kiosk_mode_under_cage_and_comes_back():
@@ -436,7 +487,49 @@ def test_screen_unit_runs_chromium_in_kiosk_mode_under_cage_and_comes_back():
     assert command[:3] == ["/usr/bin/cage", "-d", "--"] and command[3] == "/usr/bin/chromium"
     for flag in ("--kiosk", "--noerrdialogs", "--disable-infobars", "--incognito"):
         assert flag in command, flag
-    assert command[-1] == "http://${GATEKIOSK_SCREEN_HOST}:${GATEKIOSK_SCREEN_PORT}/"
+    # It opens the boot page, which needs no firmware.
+    assert command[-1] == "http://127.0.0.1:${GATEKIOSK_SCREEN_BOOT_PORT}/"
     assert unit["Service.EnvironmentFile"] == ["-/etc/gatekiosk/screen.env"]
-    assert "gatekiosk.service" in unit["Unit.Wants"][0]
+    assert unit["Install.WantedBy"] == ["multi-user.target"]
+
+
+def test_screen_unit_never_waits_for_the_firmware():
+    unit = unit_settings(HARDWARE / "gatekiosk-screen.service")
+    # Nothing runs before the browser (the display would stay dark while it waited) ...
+    assert not [
+        key for key in unit if key.startswith("Service.ExecStart") and key != ("Service.ExecStart")
+    ], unit
+    assert "Service.TimeoutStartSec" not in unit
+    body = [v for key, values in unit.items() if key.startswith("Service.") for v in values]
+    assert not any("GATEKIOSK_SCREEN_PORT" in value for value in body)
+    # ... and it is not ordered after the firmware (Type=notify: After= would wait for READY).
+    after = " ".join(unit["Unit.After"]).split()
+    wants = " ".join(unit["Unit.Wants"]).split()
+    assert "gatekiosk.service" not in after and "gatekiosk.service" in wants
+    # It is ordered after the boot page's server, which says when it listens.
+    assert "gatekiosk-screen-boot.service" in after and "gatekiosk-screen-boot.service" in wants
+
+
+def test_boot_page_unit_serves_on_loopback_with_the_system_python_and_comes_back():
+    unit = unit_settings(HARDWARE / "gatekiosk-screen-boot.service")
+    assert unit["Service.Type"] == ["notify"]
+    assert unit["Service.Restart"] == ["always"]
+    assert unit["Unit.StartLimitIntervalSec"] == ["0"]
+    assert unit["Unit.Before"] == ["gatekiosk-screen.service"]
+    assert unit["Service.User"] == ["gatekiosk-screen"]
+    assert unit["Service.EnvironmentFile"] == ["-/etc/gatekiosk/screen.env"]
+    [start] = unit["Service.ExecStart"]
+    assert start.split() == [
+        "/usr/bin/python3",
+        "-I",
+        "/opt/gatekiosk/screen-boot.py",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "${GATEKIOSK_SCREEN_BOOT_PORT}",
+        "--dir",
+        "/opt/gatekiosk/screen-boot",
+        "--screen-url",
+        "http://${GATEKIOSK_SCREEN_HOST}:${GATEKIOSK_SCREEN_PORT}/",
+    ]
     assert unit["Install.WantedBy"] == ["multi-user.target"]

@@ -135,6 +135,8 @@ def test_a_port_in_use_leaves_the_gate_running_without_a_screen(indicator, caplo
     ("toml", "message"),
     [
         ("[screen]\nport = 80", "screen.port: 80 is outside 1024..65535"),
+        ("[screen]\nboot_port = 70000", "screen.boot_port: 70000 is outside 1024..65535"),
+        ("[screen]\nport = 9000\nboot_port = 9000", "screen.boot_port: 9000 is screen.port too"),
         ("[screen]\nbind = '0.0.0.0'", "screen.bind: 0.0.0.0 is not a loopback address"),
         ("[screen]\nbind = 'kiosk'", "screen.bind: 'kiosk' is not an IP address"),
         ("[screen]\nprimary_language = 'fr'", "screen.primary_language: must be one of zh"),
