@@ -21,6 +21,9 @@ subscribe anyway; a server ack missed while offline is recovered because every u
 sent again after a reconnect and the server acks duplicates too. Under MQTT 5 the command
 subscription also asks the broker not to send retained commands (Retain Handling 2); under 3.1.1
 the app must refuse messages flagged retained.
+Every connection subscribes afresh (no session is ever present); a subscription the broker
+refuses in its SUBACK (a NATS cluster does, right after a node died) is asked for again after a
+back-off, on the same connection: without its `ack` subscription nothing would ever settle.
 
 Sending. Only while connected, in seq order, QoS 1, at most `window` outbox messages handed to
 paho at a time. Each PUBACK's reason code is checked (MQTT 5): 0x80 and above means the broker
@@ -259,6 +262,13 @@ class MqttLink:
         self._watch: tuple[int, float] | None = None  # (oldest unsettled seq, since)
         self._next_progress_check = 0.0
         self._next_telemetry = 0.0
+        # Subscriptions of the current connection, link thread only: what each SUBSCRIBE asked
+        # for (by mid), and what the broker refused and is to be asked for again, and when.
+        self._subscribe_backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s,
+                                          random.Random())
+        self._sub_requests: dict[int, list[tuple[str, int]]] = {}
+        self._resubscribe: list[tuple[str, int]] = []
+        self._resubscribe_at: float | None = None
         outbox.add_append_listener(self._wake)
 
     # -- public --------------------------------------------------------------------------------
@@ -365,13 +375,9 @@ class MqttLink:
                     reason_code: ReasonCode, _properties: Any) -> None:
         self._events.put(("puback", generation, mid, *_reason(reason_code)))
 
-    def _on_subscribe(self, _client: mqtt.Client, _generation: int, _mid: int,
+    def _on_subscribe(self, _client: mqtt.Client, generation: int, mid: int,
                       reason_codes: list[ReasonCode], _properties: Any) -> None:
-        refused = [name for value, name in map(_reason, reason_codes)
-                   if value >= FIRST_FAILURE_REASON]
-        if refused:
-            log.error("broker refused subscriptions: %s", ", ".join(refused))
-            self._last_error = "subscription refused: " + ", ".join(refused)
+        self._events.put(("suback", generation, mid, [_reason(code) for code in reason_codes]))
 
     def _on_paho_message(self, _client: mqtt.Client, generation: int,
                          message: mqtt.MQTTMessage) -> None:
@@ -509,22 +515,62 @@ class MqttLink:
         self._broker = where
         self._connected = True
         log.info("mqtt connected to %s (protocol %s)", where, self._settings.protocol)
-        self._subscribe(client)
+        self._sub_requests = {}
+        self._resubscribe = []
+        self._resubscribe_at = None
+        self._subscribe(client, self._wanted_subscriptions())
         self._publish_birth()
         return True
 
-    def _subscribe(self, client: mqtt.Client) -> None:
+    def _wanted_subscriptions(self) -> list[tuple[str, int]]:
+        """(topic filter, MQTT 5 retain handling) of everything the gate subscribes to."""
         c, g = self._community_id, self._gate_id
-        wanted = [
+        return [
             (topics.status_list_topic(c), 0),
             (topics.ack_topic(c, g), 0),
             (topics.cmd_subscription(c, g), SubscribeOptions.RETAIN_DO_NOT_SEND),
         ]
+
+    def _subscribe(self, client: mqtt.Client, wanted: list[tuple[str, int]]) -> None:
         if self._settings.protocol == "5":
-            client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain))
-                              for t, retain in wanted])
+            _rc, mid = client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain))
+                                         for t, retain in wanted])
         else:
-            client.subscribe([(t, 1) for t, _ in wanted])
+            _rc, mid = client.subscribe([(t, 1) for t, _ in wanted])
+        if mid is not None:
+            self._sub_requests[mid] = wanted
+
+    def _take_suback(self, mid: int, codes: list[tuple[int, str]]) -> None:
+        """A SUBACK: schedule what the broker refused to be asked for again.
+
+        A clustered broker (NATS) can refuse (0x80) a subscription it could not store in time,
+        right after a node died; without its `ack` subscription the gate would never settle
+        anything on this connection, so a refusal is retried after a back-off.
+        """
+        asked = self._sub_requests.pop(mid, None)
+        if asked is None:
+            return  # a status-list refresh: its refusal leaves the held list in use
+        refused = [(want, name) for want, (value, name) in zip(asked, codes, strict=False)
+                   if value >= FIRST_FAILURE_REASON]
+        if not refused:
+            if not self._resubscribe:
+                self._subscribe_backoff.reset()
+            return
+        self._resubscribe.extend(want for want, _ in refused)
+        delay = self._subscribe_backoff.next_delay()
+        names = ", ".join(f"{want[0]}: {name}" for want, name in refused)
+        self._last_error = f"subscription refused: {names}"
+        log.error("broker refused subscriptions (%s); subscribing again in %.2f s", names, delay)
+        if self._resubscribe_at is None:
+            self._resubscribe_at = self._clock.monotonic() + delay
+
+    def _subscribe_again(self, now: float) -> None:
+        if self._resubscribe_at is None or now < self._resubscribe_at:
+            return
+        wanted, self._resubscribe, self._resubscribe_at = self._resubscribe, [], None
+        client = self._client
+        if client is not None and wanted:
+            self._subscribe(client, wanted)
 
     def _publish_birth(self) -> None:
         try:
@@ -559,6 +605,7 @@ class MqttLink:
                 if now >= self._next_progress_check:
                     self._next_progress_check = now + PROGRESS_CHECK_S
                     self._resend_if_stuck(now)
+                self._subscribe_again(now)
                 if not self._fill_window():
                     return
                 if self._telemetry is not None and now >= self._next_telemetry:
@@ -644,6 +691,8 @@ class MqttLink:
                 self._connack = (event[2], event[3])
             elif kind == "down":
                 self._link_lost = event[3]
+            elif kind == "suback":
+                self._take_suback(event[2], event[3])
             elif kind == "puback":
                 seq = self._in_flight.pop(event[2], None)
                 if seq is None:
