@@ -132,6 +132,7 @@ class MqttSettings:
     backoff_max_s: float = 60.0
     ack_timeout_s: float = 30.0
     connect_timeout_s: float = 10.0
+    status_list_wait_s: float = 15.0
     endpoints: tuple[tuple[str, int], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -143,8 +144,10 @@ class MqttSettings:
             raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {self.protocol!r}")
         if not 1 <= self.window <= 1000:
             raise ValueError(f"window must be 1-1000, got {self.window}")
-        if self.keepalive < 1 or self.connect_timeout_s <= 0 or self.ack_timeout_s <= 0:
-            raise ValueError("keepalive, connect_timeout_s and ack_timeout_s must be positive")
+        if (self.keepalive < 1 or self.connect_timeout_s <= 0 or self.ack_timeout_s <= 0
+                or self.status_list_wait_s <= 0):
+            raise ValueError("keepalive, connect_timeout_s, ack_timeout_s and "
+                             "status_list_wait_s must be positive")
         if not 0 < self.backoff_initial_s <= self.backoff_max_s:
             raise ValueError("backoff needs 0 < backoff_initial_s <= backoff_max_s")
         if self.password is not None and self.username is None:
@@ -269,6 +272,11 @@ class MqttLink:
         self._sub_requests: dict[int, list[tuple[str, int]]] = {}
         self._resubscribe: list[tuple[str, int]] = []
         self._resubscribe_at: float | None = None
+        # Whether the status list came on this connection (generation, set by paho's thread),
+        # and when to ask for it again if not.
+        self._status_list_heard = 0
+        self._status_list_due: float | None = None
+        self._status_list_wait = settings.status_list_wait_s
         outbox.add_append_listener(self._wake)
 
     # -- public --------------------------------------------------------------------------------
@@ -391,6 +399,8 @@ class MqttLink:
             log.warning("message on unexpected topic ignored")
             return
         kind, name = kind_name
+        if kind == "status-list":
+            self._status_list_heard = generation
         if kind == "ack":
             try:
                 stream, through = parse_ack(bytes(message.payload))
@@ -518,6 +528,8 @@ class MqttLink:
         self._sub_requests = {}
         self._resubscribe = []
         self._resubscribe_at = None
+        self._status_list_wait = self._settings.status_list_wait_s
+        self._status_list_due = self._clock.monotonic() + self._status_list_wait
         self._subscribe(client, self._wanted_subscriptions())
         self._publish_birth()
         return True
@@ -564,6 +576,28 @@ class MqttLink:
         if self._resubscribe_at is None:
             self._resubscribe_at = self._clock.monotonic() + delay
 
+    def _ask_for_status_list(self, now: float) -> None:
+        """Subscribe to the status list again while it has not come on this connection.
+
+        A broker normally sends the retained list with the SUBACK. A NATS cluster that lost the
+        node leading its retained-message stream accepts the subscription and sends nothing
+        (measured: 10-44 s, or never for that subscription), so the gate asks again, waiting
+        twice as long each time up to the back-off maximum. The gate works from its own copy
+        meanwhile (DESIGN 2.2).
+        """
+        if self._status_list_due is None or now < self._status_list_due:
+            return
+        if self._status_list_heard == self._generation:
+            self._status_list_due = None
+            return
+        client = self._client
+        if client is not None:
+            log.info("no status list on this connection yet; subscribing to it again")
+            self._subscribe(client, self._wanted_subscriptions()[:1])
+        self._status_list_wait = min(self._status_list_wait * 2,
+                                     max(self._settings.backoff_max_s, self._status_list_wait))
+        self._status_list_due = now + self._status_list_wait
+
     def _subscribe_again(self, now: float) -> None:
         if self._resubscribe_at is None or now < self._resubscribe_at:
             return
@@ -606,6 +640,7 @@ class MqttLink:
                     self._next_progress_check = now + PROGRESS_CHECK_S
                     self._resend_if_stuck(now)
                 self._subscribe_again(now)
+                self._ask_for_status_list(now)
                 if not self._fill_window():
                     return
                 if self._telemetry is not None and now >= self._next_telemetry:

@@ -52,6 +52,7 @@ class GateSpec:
     backoff_max_s: float = 8.0
     ack_timeout_s: float = 5.0
     connect_timeout_s: float = 5.0
+    status_list_wait_s: float = 15.0
     jitter: bool = True
 
     @property
@@ -92,6 +93,7 @@ class FleetGate:
             keepalive=spec.keepalive, window=spec.window,
             backoff_initial_s=spec.backoff_initial_s, backoff_max_s=spec.backoff_max_s,
             ack_timeout_s=spec.ack_timeout_s, connect_timeout_s=spec.connect_timeout_s,
+            status_list_wait_s=spec.status_list_wait_s,
         )
         self.link = MqttLink(
             settings, clock=self.clock, community_id=spec.community, gate_id=spec.gate_id,
