@@ -20,6 +20,13 @@ import sys
 from host_sim.fleet.run import Fault, FleetConfig, FleetRun
 
 
+def _fault(text: str) -> Fault:
+    try:
+        return Fault.parse(text)
+    except ValueError as exc:  # argparse shows only its own words for a plain ValueError
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gatekiosk-sim fleet", description=__doc__.split("\n\n")[0])
     p.add_argument("--gates", type=int, default=40, help="gates in the fleet")
@@ -33,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("3.1.1", "5"), default="3.1.1")
     p.add_argument("--shared", action="store_true",
                    help="server consumers share $share/ wildcards (MQTT 5 brokers only)")
-    p.add_argument("--fault", action="append", default=[], type=Fault.parse,
+    p.add_argument("--fault", action="append", default=[], type=_fault,
                    help="AT:ACTION[:NODE], ACTION one of kill, restart, kill-all, restart-all")
     p.add_argument("--no-jitter", action="store_true",
                    help="bench only: every gate backs off the same (lock-step reconnects)")

@@ -128,7 +128,7 @@ class FleetRun:
     def stores(self) -> list[Path]:
         return [self.workdir / f"server-{p}.db" for p in range(self.config.partitions)]
 
-    def _start_consumers(self, brokers: list[str], specs: list[GateSpec]) -> None:
+    def _start_consumers(self, brokers: list[str], specs: list[GateSpec]) -> list[Any]:
         readies = []
         for p, store in enumerate(self.stores()):
             mine = [s.gate_id for s in specs if partition_of(s.gate_id, len(self.stores())) == p]
@@ -140,10 +140,7 @@ class FleetRun:
             proc.start()
             self.procs.append(proc)
             readies.append(ready)
-        for ready in readies:
-            if not ready.wait(START_TIMEOUT_S):
-                raise TimeoutError("a server consumer did not subscribe in time")
-        _say(f"{len(readies)} server consumers subscribed")
+        return readies
 
     def _start_workers(self, specs: list[GateSpec]) -> None:
         c = self.config
@@ -201,13 +198,19 @@ class FleetRun:
         try:
             brokers = self._brokers()
             specs = self._specs(brokers)
-            self._start_consumers(brokers, specs)
-            self._start_workers(specs)
+            readies = self._start_consumers(brokers, specs)
+            self._start_workers(specs)  # they connect meanwhile; traffic waits for "go"
+            for ready in readies:
+                if not ready.wait(START_TIMEOUT_S):
+                    raise TimeoutError("a server consumer did not subscribe in time")
+            _say(f"{len(readies)} server consumers subscribed")
             deadline = time.monotonic() + START_TIMEOUT_S
             while self._total("connected") < c.gates and time.monotonic() < deadline:
                 self._pump(0.2)
             connected_at = time.time()
             _say(f"{self._total('connected')}/{c.gates} gates connected")
+            for commands in self.commands:
+                commands.put(("go",))
             fault_times = self._traffic(connected_at)
             for commands in self.commands:
                 commands.put(("finish",))

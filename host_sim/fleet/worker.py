@@ -4,7 +4,8 @@ Each paho link runs two threads (the link's own and paho's network loop), so one
 holds a few hundred gates before the GIL and the wake-ups cost more than the traffic; the fleet
 spreads its gates over several of these processes.
 
-Talks to the orchestrator over two multiprocessing queues. Commands in: `("mark", label)` notes
+Talks to the orchestrator over two multiprocessing queues. Commands in: `("go",)` starts the
+traffic (once the server is subscribed and every gate connected); `("mark", label)` notes
 every gate's last committed seq, and the worker reports `recovered` once every gate is connected
 again and the server has acked everything up to that mark; `("finish",)` stops the traffic,
 waits (bounded) until every record is settled, sends the `final` per-gate snapshots and ends.
@@ -91,7 +92,6 @@ def worker_main(index: int, specs: list[GateSpec], rate_hz: float, seed: int,
         gate.start()
         time.sleep(START_SPREAD_S / max(len(gates), 1) if n else 0)
     traffic = Traffic(gates, rate_hz, seed)
-    traffic.start()
     marks: dict[str, dict[str, int]] = {}
     finishing_since: float | None = None
     try:
@@ -100,7 +100,9 @@ def worker_main(index: int, specs: list[GateSpec], rate_hz: float, seed: int,
                 command = commands.get(timeout=REPORT_S)
             except queue.Empty:
                 command = None
-            if command is not None and command[0] == "mark":
+            if command is not None and command[0] == "go":
+                traffic.start()
+            elif command is not None and command[0] == "mark":
                 marks[command[1]] = {g.spec.device_id: g.outbox.last_seq() for g in gates}
             elif command is not None and command[0] == "finish":
                 traffic.stop()

@@ -8,6 +8,7 @@ repeats of the same event_id.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -18,6 +19,9 @@ import pytest
 pytestmark = pytest.mark.cluster
 
 RETAINED_DELAY_ALLOWED_S = 60.0  # measured: 10-44 s on a 3-node NATS 2.x cluster
+
+soak = pytest.mark.skipif(os.environ.get("GATEKIOSK_SOAK") != "1",
+                          reason="waits on NATS's own recovery (up to a minute): make soak")
 
 
 def _traffic(gates, stop, period_s=0.05, seed=7):
@@ -61,6 +65,7 @@ def test_gates_spread_over_the_nodes_lose_nothing_when_two_nodes_die_in_turn(
     assert books["stored"] == books["events_sent"], books
 
 
+@soak
 def test_the_retained_status_list_is_still_served_after_the_node_leading_it_died(
         cluster, district, kit):
     kit.publish_311(cluster.mqtt_addresses[0], "community/district-1/status-list",
