@@ -568,7 +568,7 @@ class MqttLink:
             if not self._resubscribe:
                 self._subscribe_backoff.reset()
             return
-        self._resubscribe.extend(want for want, _ in refused)
+        self._resubscribe.extend(want for want, _ in refused if want not in self._resubscribe)
         delay = self._subscribe_backoff.next_delay()
         names = ", ".join(f"{want[0]}: {name}" for want, name in refused)
         self._last_error = f"subscription refused: {names}"

@@ -17,6 +17,7 @@ working directory it made.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -44,6 +45,15 @@ CLUSTER_NAME = "district"
 MQTT_CONNECT_HEADER = 0x10
 MQTT_CONNACK = 0x20
 MQTT_DISCONNECT = b"\xe0\x00"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL this node when the process that started it dies
+    (a test run killed by a timeout must not leave brokers behind). Linux only; else no-op."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def nats_server_executable() -> str:
@@ -139,7 +149,7 @@ class NatsCluster:
         *,
         stream_replicas: int = 3,
         mqtt_ack_wait_s: float = 5.0,
-        max_ack_pending: int = 1024,
+        max_ack_pending: int = 64,
         extra_config: str = "",
         executable: str | None = None,
     ) -> None:
@@ -219,6 +229,7 @@ class NatsCluster:
             node.process = subprocess.Popen(
                 [self._executable, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
 
     def node_ready(self, node: NatsNode) -> bool:

@@ -37,6 +37,18 @@ class NoJitter(random.Random):
         return b
 
 
+class TimedLink(MqttLink):
+    """The gate's link, noting when each connection attempt starts (what jitter spreads)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.attempt_times: list[float] = []
+
+    def _connect(self, host: str, port: int) -> bool:
+        self.attempt_times.append(time.time())
+        return super()._connect(host, port)
+
+
 @dataclass(frozen=True)
 class GateSpec:
     """How to build one gate of the fleet."""
@@ -95,7 +107,7 @@ class FleetGate:
             ack_timeout_s=spec.ack_timeout_s, connect_timeout_s=spec.connect_timeout_s,
             status_list_wait_s=spec.status_list_wait_s,
         )
-        self.link = MqttLink(
+        self.link = TimedLink(
             settings, clock=self.clock, community_id=spec.community, gate_id=spec.gate_id,
             device_id=spec.device_id, outbox=self.outbox, state_payload=self._birth,
             will_payload=lambda: self._state("offline"), on_message=self._message,
@@ -165,7 +177,7 @@ class FleetGate:
             "stream": self.outbox.stream, "last_seq": self.outbox.last_seq(),
             "oldest_unsettled": oldest, "connected": self.link.connected,
             "broker": status["connected_broker"], "last_error": status["last_error"],
-            "connect_times": connects,
+            "connect_times": connects, "attempt_times": list(self.link.attempt_times),
             "status_lists": self.status_lists,
         }
 

@@ -198,12 +198,15 @@ class FleetRun:
         try:
             brokers = self._brokers()
             specs = self._specs(brokers)
-            readies = self._start_consumers(brokers, specs)
-            self._start_workers(specs)  # they connect meanwhile; traffic waits for "go"
-            for ready in readies:
-                if not ready.wait(START_TIMEOUT_S):
+            # The server subscribes first: on NATS each QoS 1 subscription is a replicated
+            # JetStream consumer, and creating them races the gates' own subscriptions.
+            started = time.monotonic()
+            for ready in self._start_consumers(brokers, specs):
+                if not ready.wait(START_TIMEOUT_S * 2):
                     raise TimeoutError("a server consumer did not subscribe in time")
-            _say(f"{len(readies)} server consumers subscribed")
+            _say(f"{c.partitions} server consumers subscribed in "
+                 f"{time.monotonic() - started:.1f} s")
+            self._start_workers(specs)
             deadline = time.monotonic() + START_TIMEOUT_S
             while self._total("connected") < c.gates and time.monotonic() < deadline:
                 self._pump(0.2)
@@ -254,11 +257,14 @@ class FleetRun:
         recover: dict[str, float | None] = {}
         storms: dict[str, Any] = {}
         connects = [t for g in gates for t in g["connect_times"]]
+        attempts = [t for g in gates for t in g["attempt_times"]]
+        tries: dict[str, Any] = {}
         for label, at in fault_times.items():
             done = self.recovered.get(label, {})
             recover[label] = (round(max(done.values()) - at, 2)
                               if len(done) == c.workers else None)
             storms[label] = ledger.connect_rates(connects, at)
+            tries[label] = ledger.connect_rates(attempts, at)
         summary["time_to_recover_s"] = recover
         summary["undrained_gates"] = [
             {"device_id": g["device_id"], "unsettled_from": g["oldest_unsettled"],
@@ -266,6 +272,7 @@ class FleetRun:
              "last_error": g["last_error"]}
             for g in gates if g["oldest_unsettled"] is not None][:5]
         summary["connects_after_fault"] = storms
+        summary["attempts_after_fault"] = tries
         summary["ok"] = bool(summary["drained"] and summary["gaps"] == 0
                              and summary["conflicts"] == 0
                              and summary["stored"] == summary["events_sent"]

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import queue
+import random
 import sqlite3
 import threading
 import time
@@ -46,6 +47,7 @@ SUBSCRIBE_CHUNK = 50
 SESSION_EXPIRY_S = 3600
 RECONNECT_PAUSE_S = 0.3
 SHARE_GROUP = "community-server"
+RESUBSCRIBE_MAX_S = 5.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -91,7 +93,9 @@ class Consumer:
         self._down = threading.Event()
         self._client: mqtt.Client | None = None
         self.subscribed = threading.Event()
-        self._subacks_due = 0
+        self._sub_lock = threading.Lock()
+        self._asked: dict[int, list[str]] = {}  # SUBSCRIBE mid -> filters, until its SUBACK
+        self._refusals = 0
         self.connections = 0
 
     def filters(self) -> list[str]:
@@ -163,21 +167,37 @@ class Consumer:
         self.connections += 1
         # Subscribe even when the session is present: idempotent, and a node that died may
         # have taken the session's subscriptions with it.
-        wanted = self.filters()
-        self._subacks_due = -(-len(wanted) // SUBSCRIBE_CHUNK)
-        for start in range(0, len(wanted), SUBSCRIBE_CHUNK):
-            client.subscribe([(t, 1) for t in wanted[start:start + SUBSCRIBE_CHUNK]])
+        with self._sub_lock:
+            self._asked.clear()
+        self._subscribe(client, self.filters())
 
-    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, reason_codes: list[Any],
+    def _subscribe(self, client: mqtt.Client, wanted: list[str]) -> None:
+        for start in range(0, len(wanted), SUBSCRIBE_CHUNK):
+            chunk = wanted[start:start + SUBSCRIBE_CHUNK]
+            with self._sub_lock:
+                _rc, mid = client.subscribe([(t, 1) for t in chunk])
+                if mid is not None:
+                    self._asked[mid] = chunk
+
+    def _on_subscribe(self, client: mqtt.Client, _u: Any, mid: int, reason_codes: list[Any],
                       _p: Any) -> None:
-        if any(code.is_failure for code in reason_codes):
-            # NATS refuses (0x80) a subscribe it could not store in time, right after a node
-            # died: start over on a fresh connection rather than miss a partition's gates.
-            log.warning("server consumer %s: subscription refused; reconnecting", self._client_id)
-            self._down.set()
-            return
-        self._subacks_due -= 1
-        if self._subacks_due <= 0:
+        with self._sub_lock:
+            asked = self._asked.pop(mid, [])
+            pending = bool(self._asked)
+        refused = [t for t, code in zip(asked, reason_codes, strict=False) if code.is_failure]
+        if refused:
+            # NATS refuses (0x80) what it could not store in time (a node just died, or a
+            # thousand gates subscribe at once): ask again for those filters in a moment.
+            log.warning("server consumer %s: %d subscriptions refused; asking again",
+                        self._client_id, len(refused))
+            self._refusals += 1
+            delay = min(RESUBSCRIBE_MAX_S, RECONNECT_PAUSE_S * 2 ** min(self._refusals, 5))
+            timer = threading.Timer(delay * random.uniform(0.5, 1.0), self._subscribe,
+                                    (client, refused))
+            timer.daemon = True
+            timer.start()
+        elif not pending:
+            self._refusals = 0
             self.subscribed.set()
 
     # -- committing ----------------------------------------------------------------------------

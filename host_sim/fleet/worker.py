@@ -26,7 +26,7 @@ from typing import Any
 from host_sim.fleet.gate import FleetGate, GateSpec
 
 REPORT_S = 0.5
-START_SPREAD_S = 1.0  # the first connects of a worker's gates, spread (a power-on is not a storm)
+START_SPREAD_S = 5.0  # the first connects of a worker's gates, spread (a power-on is not a storm)
 
 
 class Traffic:
