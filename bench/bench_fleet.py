@@ -40,7 +40,7 @@ def _held() -> dict[str, Any]:
 
 
 def _throughput() -> dict[str, Any]:
-    gates, rate = 100, 4.0
+    gates, rate = 60, 2.5
     s = _run(gates=gates, workers=2, partitions=3, rate_hz=rate, duration_s=20.0)
     print(f"   sustained: {s['events_per_s']} records/s committed by {gates} gates "
           f"(offered {gates * rate:.0f}/s), all stored and acked: {s['ok']} "

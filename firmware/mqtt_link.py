@@ -23,7 +23,8 @@ subscription also asks the broker not to send retained commands (Retain Handling
 the app must refuse messages flagged retained.
 Every connection subscribes afresh (no session is ever present); a subscription the broker
 refuses in its SUBACK (a NATS cluster does, right after a node died) is asked for again after a
-back-off, on the same connection: without its `ack` subscription nothing would ever settle.
+back-off, on the same connection: without its `ack` subscription nothing would ever settle;
+after 4 refusals in a row the connection is dropped and a new session tried.
 
 Sending. Only while connected, in seq order, QoS 1, at most `window` outbox messages handed to
 paho at a time. Each PUBACK's reason code is checked (MQTT 5): 0x80 and above means the broker
@@ -73,6 +74,7 @@ PROGRESS_CHECK_S = 1.0  # how often the sender looks for rows nobody settles
 STOP_PUBLISH_TIMEOUT_S = 2.0  # how long stop() waits for the offline record's PUBACK
 PAHO_EXTRA_INFLIGHT = 4  # room beside the outbox window for birth, cmd-result
 FIRST_FAILURE_REASON = 0x80  # MQTT 5: reason codes from 0x80 up are failures
+MAX_REFUSALS_PER_CONNECTION = 4  # refused SUBACKs in a row before a fresh connection
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: accepted, but no subscriber got it
 ACK_SCHEMA = "gatekiosk/ack/v1"
 STREAM_PATTERN = re.compile(r"[0-9a-f]{16,32}")
@@ -272,6 +274,7 @@ class MqttLink:
         self._sub_requests: dict[int, list[tuple[str, int]]] = {}
         self._resubscribe: list[tuple[str, int]] = []
         self._resubscribe_at: float | None = None
+        self._refusals = 0
         # Whether the status list came on this connection (generation, set by paho's thread),
         # and when to ask for it again if not.
         self._status_list_heard = 0
@@ -528,6 +531,7 @@ class MqttLink:
         self._sub_requests = {}
         self._resubscribe = []
         self._resubscribe_at = None
+        self._refusals = 0
         self._status_list_wait = self._settings.status_list_wait_s
         self._status_list_due = self._clock.monotonic() + self._status_list_wait
         self._subscribe(client, self._wanted_subscriptions())
@@ -567,6 +571,13 @@ class MqttLink:
         if not refused:
             if not self._resubscribe:
                 self._subscribe_backoff.reset()
+                self._refusals = 0
+            return
+        self._refusals += 1
+        if self._refusals >= MAX_REFUSALS_PER_CONNECTION:
+            # The broker keeps refusing on this session (NATS: a consumer left half made):
+            # a new connection starts a new session.
+            self._link_lost = f"subscriptions refused {self._refusals} times"
             return
         self._resubscribe.extend(want for want, _ in refused if want not in self._resubscribe)
         delay = self._subscribe_backoff.next_delay()

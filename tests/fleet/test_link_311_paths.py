@@ -84,8 +84,8 @@ def test_a_refused_ack_subscription_is_asked_for_again_and_then_everything_settl
         assert not kit.wait_for(lambda: outbox.unsettled() == 0, 1.5)  # no ack reaches it
         node.extra_config = USERS.format(deny='"nothing.at.all"')
         node.reload(0)
+        # Asked for again on the same connection, or (after 4 refusals) on a fresh one.
         assert kit.wait_for(lambda: outbox.unsettled() == 0, 20.0)
-        assert link.status()["reconnects"] == 0  # the same connection, subscribed again
     finally:
         link.stop()
         server.stop()
