@@ -266,6 +266,7 @@ class FleetRun:
             storms[label] = ledger.connect_rates(connects, at)
             tries[label] = ledger.connect_rates(attempts, at)
         summary["time_to_recover_s"] = recover
+        summary["undrained_count"] = sum(1 for g in gates if g["oldest_unsettled"] is not None)
         summary["undrained_gates"] = [
             {"device_id": g["device_id"], "unsettled_from": g["oldest_unsettled"],
              "last_seq": g["last_seq"], "connected": g["connected"], "broker": g["broker"],
