@@ -272,7 +272,10 @@ class Consumer:
 def consumer_main(brokers: list[str], community: str, index: int, store: str,
                   gate_ids: list[str], shared: bool, stop: Any, ready: Any) -> None:
     """Process entry point of one consumer (`stop`, `ready`: multiprocessing events)."""
+    from host_sim.fleet.worker import exit_with_parent
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    exit_with_parent()
     consumer = Consumer(brokers, community, index, Path(store), gate_ids=gate_ids,
                         shared=shared)
     halt = threading.Event()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import queue
 import random
 import threading
@@ -68,6 +69,19 @@ class Traffic:
             heapq.heapreplace(due, (at + self._rng.expovariate(self._rate), i))
 
 
+def exit_with_parent() -> None:
+    """End this process when the one that started it is gone (a killed run must not leave
+    gates or consumers behind: multiprocessing reaps its children only on a normal exit)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _unsettled(snapshot: dict[str, Any]) -> int:
     oldest = snapshot["oldest_unsettled"]
     return 0 if oldest is None else snapshot["last_seq"] - oldest + 1
@@ -87,6 +101,7 @@ def worker_main(index: int, specs: list[GateSpec], rate_hz: float, seed: int,
                 drain_timeout_s: float, commands: Any, reports: Any) -> None:
     """Process entry point: build and run `specs`, obey `commands`, write to `reports`."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    exit_with_parent()
     gates = [FleetGate(spec) for spec in specs]
     for n, gate in enumerate(gates):
         gate.start()

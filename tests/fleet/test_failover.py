@@ -66,6 +66,7 @@ def test_gates_spread_over_the_nodes_lose_nothing_when_two_nodes_die_in_turn(
 
 
 @soak
+@pytest.mark.timeout(200)
 def test_the_retained_status_list_is_still_served_after_the_node_leading_it_died(
         cluster, district, kit):
     kit.publish_311(cluster.mqtt_addresses[0], "community/district-1/status-list",

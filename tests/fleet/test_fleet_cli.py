@@ -47,6 +47,7 @@ def test_a_bad_fault_is_refused_with_one_line():
 
 
 @soak
+@pytest.mark.timeout(400)
 def test_a_node_killed_and_restarted_under_sixty_gates_loses_nothing():
     code, summary, stderr = run_fleet(
         "--gates", "60", "--workers", "2", "--partitions", "3", "--duration", "20",
@@ -59,6 +60,7 @@ def test_a_node_killed_and_restarted_under_sixty_gates_loses_nothing():
 
 
 @soak
+@pytest.mark.timeout(600)
 def test_jitter_spreads_the_reconnect_attempts_of_a_full_cluster_restart():
     runs = {}
     for jitter in ("", "--no-jitter"):
