@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint bench sim clean release deploy
+.PHONY: setup test lint bench sim soak clean release deploy
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ lint: $(STAMP)
 	@echo "mypy: firmware/core against the MicroPython stubs"
 	@$(PY) host_sim/mpy_stubs.py $(VENV)/mpy-stubs
 	$(VENV)/bin/mypy --config-file firmware/core/mypy.ini firmware/core/*.py
+
+# The long fleet profile: larger fleets on a NATS cluster, node kills, the reconnect storm.
+soak: $(STAMP)
+	GATEKIOSK_SOAK=1 $(PY) -m pytest tests/fleet $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench.run

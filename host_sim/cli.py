@@ -6,6 +6,7 @@ simulated sensor, camera and door while scripted people come and go. The live vi
 the person at the gate is told, the relay, the last events and the delivery state.
 
     gatekiosk-sim [--duration SECONDS] [--no-view] [--seed N] [--workdir DIR]
+    gatekiosk-sim fleet --help      (a district of gates on a NATS cluster: host_sim/fleet)
 """
 
 from __future__ import annotations
@@ -230,6 +231,11 @@ class View:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["fleet"]:
+        from host_sim.fleet.cli import main as fleet_main
+
+        return fleet_main(args_in[1:])
     parser = argparse.ArgumentParser(prog="gatekiosk-sim", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--duration", type=float, default=0.0, help="seconds to run (0: until Ctrl-C)"

@@ -23,8 +23,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from firmware import payloads, topics
-from firmware.link.news import Connack, Down, News, Puback, ServerAck, SubscribeRefused
-from firmware.link.sender import FIRST_FAILURE_REASON
+from firmware.link.news import Connack, Down, News, Puback, ServerAck, Suback
 from firmware.link.settings import PROTOCOLS, MqttSettings
 
 log = logging.getLogger(__name__)
@@ -40,13 +39,19 @@ def _reason(reason_code: ReasonCode | int) -> tuple[int, str]:
     return int(reason_code), str(reason_code)
 
 
-def subscribe(client: mqtt.Client, protocol: str, wanted: list[tuple[str, int]]) -> None:
-    """Subscribe at QoS 1 to `(topic, retain handling)` pairs (retain handling: MQTT 5 only)."""
+# (topic filter, MQTT 5 retain handling)
+Wanted = tuple[str, int]
+
+
+def subscribe(client: mqtt.Client, protocol: str, wanted: list[Wanted]) -> int | None:
+    """Subscribe at QoS 1 to `(topic, retain handling)` pairs (retain handling: MQTT 5 only);
+    the SUBSCRIBE's message id, whose SUBACK says what the broker granted."""
     if protocol == "5":
-        client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain))
-                          for t, retain in wanted])
+        _rc, mid = client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain))
+                                     for t, retain in wanted])
     else:
-        client.subscribe([(t, 1) for t, _ in wanted])
+        _rc, mid = client.subscribe([(t, 1) for t, _ in wanted])
+    return mid
 
 
 class PahoSide:
@@ -55,7 +60,8 @@ class PahoSide:
     def __init__(self, settings: MqttSettings, community_id: str, gate_id: str,
                  news: queue.Queue[News], on_message: OnMessage,
                  current_generation: Callable[[], int],
-                 will_payload: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+                 will_payload: dict[str, Any] | Callable[[], dict[str, Any]],
+                 on_status_list: Callable[[int], None]) -> None:
         self._settings = settings
         self._community_id = community_id
         self._gate_id = gate_id
@@ -63,6 +69,7 @@ class PahoSide:
         self._on_message = on_message
         self._generation = current_generation
         self._will_payload = will_payload
+        self._on_status_list = on_status_list
 
     def will(self) -> dict[str, Any]:
         return self._will_payload() if callable(self._will_payload) else self._will_payload
@@ -80,14 +87,15 @@ class PahoSide:
             return f"impossible: {exc}"
         return None
 
-    def subscribe_all(self, client: mqtt.Client) -> None:
-        """The status list, the server's acks, and this gate's commands (never retained ones)."""
+    def wanted(self) -> list[Wanted]:
+        """The status list (first), the server's acks, and this gate's commands (never
+        retained ones)."""
         c, g = self._community_id, self._gate_id
-        subscribe(client, self._settings.protocol, [
+        return [
             (topics.status_list_topic(c), 0),
             (topics.ack_topic(c, g), 0),
             (topics.cmd_subscription(c, g), SubscribeOptions.RETAIN_DO_NOT_SEND),
-        ])
+        ]
 
     def new_client(self, generation: int) -> mqtt.Client:
         """A fresh client for connection `generation`, with paho's own reconnect off."""
@@ -138,13 +146,9 @@ class PahoSide:
                     reason_code: ReasonCode, _properties: Any) -> None:
         self._news.put(Puback(generation, mid, *_reason(reason_code)))
 
-    def _on_subscribe(self, _client: mqtt.Client, _generation: int, _mid: int,
+    def _on_subscribe(self, _client: mqtt.Client, generation: int, mid: int,
                       reason_codes: list[ReasonCode], _properties: Any) -> None:
-        refused = [name for value, name in map(_reason, reason_codes)
-                   if value >= FIRST_FAILURE_REASON]
-        if refused:
-            log.error("broker refused subscriptions: %s", ", ".join(refused))
-            self._news.put(SubscribeRefused(", ".join(refused)))
+        self._news.put(Suback(generation, mid, tuple(map(_reason, reason_codes))))
 
     def _on_paho_message(self, _client: mqtt.Client, generation: int,
                          message: mqtt.MQTTMessage) -> None:
@@ -158,6 +162,8 @@ class PahoSide:
             log.warning("message on unexpected topic ignored")
             return
         kind, name = kind_name
+        if kind == "status-list":
+            self._on_status_list(generation)
         if kind == "ack":
             try:
                 stream, through = payloads.parse_ack(bytes(message.payload))

@@ -27,9 +27,10 @@ from firmware import topics
 from firmware.clock import Clock
 from firmware.link.backoff import Backoff
 from firmware.link.client import OnMessage, PahoSide, subscribe
-from firmware.link.news import Connack, Down, News, Puback, ServerAck, SubscribeRefused, Wake
+from firmware.link.news import Connack, Down, News, Puback, ServerAck, Suback, Wake
 from firmware.link.sender import FIRST_FAILURE_REASON, OnAckRefused, Sender
 from firmware.link.settings import MqttSettings
+from firmware.link.subscriptions import Subscriptions
 from firmware.store.outbox import Outbox, OutboxError
 from firmware.topics import OUTBOX_KINDS
 
@@ -76,7 +77,9 @@ class MqttLink:
         )
         self._news: queue.Queue[News] = queue.Queue()
         self._paho = PahoSide(settings, self._community_id, self._gate_id, self._news,
-                              on_message, lambda: self._generation, will_payload)
+                              on_message, lambda: self._generation, will_payload,
+                              self._heard_status_list)
+        self._subs = Subscriptions(settings, clock, self._paho.wanted())
         self._stopping = threading.Event()
         self._wake_queued = threading.Event()
         self._thread: threading.Thread | None = None
@@ -167,6 +170,10 @@ class MqttLink:
         topic = topics.status_list_topic(self._community_id)
         subscribe(client, self._settings.protocol, [(topic, 0)])
 
+    def _heard_status_list(self, generation: int) -> None:
+        # paho's thread: one int written, read by the link thread (no lock needed for that).
+        self._subs.status_list_heard = generation
+
     def _wake(self, _seq: int | None = None) -> None:
         # One wake-up in the queue is enough, however many appends happen meanwhile (and
         # however long the link is offline or not started).
@@ -247,7 +254,7 @@ class MqttLink:
         self._broker = where
         self._connected = True
         log.info("mqtt connected to %s (protocol %s)", where, self._settings.protocol)
-        self._paho.subscribe_all(client)
+        self._subs.start_connection(client)
         self._publish_birth()
         return True
 
@@ -271,7 +278,9 @@ class MqttLink:
                     self._last_error = f"{self._broker}: link lost: {self._link_lost or 'closed'}"
                     log.warning("mqtt %s", self._last_error)
                     return
-                self._sender.tick(self._clock.monotonic())
+                now = self._clock.monotonic()
+                self._sender.tick(now)
+                self._subs.tick(client, self._generation, now)
                 lost = self._sender.fill_window(client)
                 if lost is not None:
                     self._link_lost = lost
@@ -303,8 +312,12 @@ class MqttLink:
                 acks[news.stream] = max(acks.get(news.stream, 0), news.through_seq)
             elif isinstance(news, Wake):
                 self._wake_queued.clear()
-            elif isinstance(news, SubscribeRefused):
-                self._last_error = f"subscription refused: {news.names}"
+            elif isinstance(news, Suback):
+                if news.generation == current:
+                    lost = self._subs.take_suback(news.mid, list(news.codes))
+                    self._last_error = self._subs.last_refusal or self._last_error
+                    if lost is not None:
+                        self._link_lost = lost
             elif news.generation != current:
                 continue  # news from a connection already given up
             elif isinstance(news, Connack):

@@ -51,10 +51,12 @@ class ServerAck:
 
 
 @dataclass(frozen=True)
-class SubscribeRefused:
-    """The broker refused some of the link's subscriptions."""
+class Suback:
+    """The broker's answer to SUBSCRIBE `mid` of connection `generation`: a code per filter."""
 
-    names: str
+    generation: int
+    mid: int
+    codes: tuple[tuple[int, str], ...]
 
 
-News = Wake | Connack | Down | Puback | ServerAck | SubscribeRefused
+News = Wake | Connack | Down | Puback | ServerAck | Suback

@@ -64,6 +64,8 @@ class MqttSettings:
     backoff_max_s: float = 60.0
     ack_timeout_s: float = 30.0
     connect_timeout_s: float = 10.0
+    # How long to wait for the retained status list on a new connection before asking again.
+    status_list_wait_s: float = 15.0
     endpoints: tuple[tuple[str, int], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -75,8 +77,10 @@ class MqttSettings:
             raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, got {self.protocol!r}")
         if not 1 <= self.window <= 1000:
             raise ValueError(f"window must be 1-1000, got {self.window}")
-        if self.keepalive < 1 or self.connect_timeout_s <= 0 or self.ack_timeout_s <= 0:
-            raise ValueError("keepalive, connect_timeout_s and ack_timeout_s must be positive")
+        if (self.keepalive < 1 or self.connect_timeout_s <= 0 or self.ack_timeout_s <= 0
+                or self.status_list_wait_s <= 0):
+            raise ValueError("keepalive, connect_timeout_s, ack_timeout_s and "
+                             "status_list_wait_s must be positive")
         if not 0 < self.backoff_initial_s <= self.backoff_max_s:
             raise ValueError("backoff needs 0 < backoff_initial_s <= backoff_max_s")
         if self.password is not None and self.username is None:
