@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from firmware.clock import Clock
+from host_sim.mlx90614_filter import SettlingFilter
 
 _Value = TypeVar("_Value")
 
@@ -107,9 +108,12 @@ class Scene:
         noise_c: float = 0.03,
         object_emissivity: float = 1.0,
         seed: int = 0,
+        settle_s: float = 0.0,
     ) -> None:
         self.clock = clock
         self.object_emissivity = object_emissivity
+        # The part's output filter (host_sim/mlx90614_filter.py); 0 answers a step at once.
+        self.filter = SettlingFilter(settle_s)
         self._noise_c = noise_c
         self._random = random.Random(seed)
         self._start = clock.monotonic()
@@ -145,9 +149,11 @@ class Scene:
             return _value_at(self._skin, self.elapsed())
 
     def object_c(self) -> float:
-        """The true temperature of what the sensor looks at now, noise included."""
+        """What the sensor's object channel settles toward now: filtered, noise included."""
         skin = self.skin_c()
         target = self.ambient_c() if skin is None else skin
+        with self._lock:
+            target = self.filter.output(target, self.elapsed())
         if self._noise_c:
             with self._lock:
                 target += self._random.gauss(0.0, self._noise_c)
