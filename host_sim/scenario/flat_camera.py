@@ -75,6 +75,11 @@ class FlatCardCamera:
         with self._lock:
             return self._frame is not None and bool(self._frame.min() < BACKGROUND)
 
+    def current_frame(self) -> npt.NDArray[np.uint8] | None:
+        """The flat frame in view (None: the SimCamera's scene is what is seen)."""
+        with self._lock:
+            return self._frame
+
     def stall(self) -> None:
         """Stop delivering frames, flat or not (the SimCamera's own stall)."""
         self._stalled = True

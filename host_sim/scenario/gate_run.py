@@ -126,6 +126,7 @@ class GateRun:
         self.powered = False
         self.records: list[tuple[str, dict[str, Any]]] = []  # everything this gate committed
         self.listeners: list[Any] = []
+        self.health: dict[str, Any] = {}  # the gate's health, as of the runner's last look
         self.sim_t = 0.0  # the scenario second this gate's time has reached
         self.next_frame_at = 0.0  # scenario seconds of the next camera frame to read
         self.power_on()
@@ -186,6 +187,12 @@ class GateRun:
                 self.rig.step(dt, read_camera=read_camera)
             else:
                 self.clock.advance(dt)
+
+    def look(self) -> None:
+        """Take the gate's health (on the runner's thread: the outbox is not shared)."""
+        with self.lock:
+            if self.powered:
+                self.health = self.rig.gate.health()
 
     def busy(self) -> bool:
         """Something is going on that needs fine time steps."""

@@ -34,6 +34,7 @@ BUSY_STEP_S = 0.5
 QUIET_STEP_MAX_S = 30.0
 REAL_WAIT_S = 20.0  # for the network to do something (list delivered, command answered)
 DRAIN_S = 60.0
+LOOK_PERIOD_S = 0.25
 
 
 class _Actor:
@@ -62,6 +63,7 @@ class Runner:
         self.broker: MosquittoBroker | None = None
         self.gates: dict[str, GateRun] = {}
         self._list_iat = 0
+        self._looked_at = 0.0
         if broker is None:
             self.broker = MosquittoBroker(self.workdir / "broker").start()
             broker = (self.broker.host, self.broker.port)
@@ -141,6 +143,7 @@ class Runner:
                 return False
             for g in self.gates.values():
                 g.step(0.0, read_camera=False)
+            self._look()
             time.sleep(0.01)
         return True
 
@@ -181,11 +184,20 @@ class Runner:
             self.now = target
             self._advance_actors()
             self._pace()
+            self._look()
             if time.monotonic() - last_report > 5.0:
                 last_report = time.monotonic()
                 done = sum(1 for o in self.outcomes if o.record is not None)
                 self.progress(f"t={self.now / 3600:5.2f} h  {done}/{len(self.outcomes)} "
                               f"visits decided, {self.server.record_count()} records at server")
+
+    def _look(self) -> None:
+        """Refresh what the view reads of each gate, a few times a second of real time."""
+        if not self.listeners or time.monotonic() - self._looked_at < LOOK_PERIOD_S:
+            return
+        self._looked_at = time.monotonic()
+        for gate in self.gates.values():
+            gate.look()
 
     def _step_size(self) -> float:
         """Sensor rate while a gate measures, frame rate while a code waits to be read,
