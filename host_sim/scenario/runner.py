@@ -55,6 +55,7 @@ class Runner:
         self.workdir = Path(workdir)
         self.speed = speed
         self.paused = threading.Event()
+        self.stopping = threading.Event()  # set to end the run early (Ctrl-C, a test)
         self.controls: queue.Queue[Callable[[], None]] = queue.Queue()
         self.progress = progress or (lambda _text: None)
         self.failures: list[str] = []
@@ -164,7 +165,7 @@ class Runner:
         """Play the scenario to its end (and let the last visits finish)."""
         horizon = self.scenario.duration_s
         last_report = time.monotonic()
-        while True:
+        while not self.stopping.is_set():
             self._take_controls()
             if self.now >= horizon and not any(self.current.values()) and not self.endings:
                 break

@@ -105,7 +105,8 @@ $("pause").addEventListener("click", () => post("/control/pause"));
 $("resume").addEventListener("click", () => post("/control/resume"));
 $("speed").addEventListener("change", (e) => post("/control/speed?value=" + e.target.value));
 $("inject").addEventListener("click", () =>
-  post("/control/fault", { kind: $("fault-kind").value, gate: $("fault-gate").value, duration_s: 30 }));
+  post("/control/fault", { kind: $("fault-kind").value, gate: $("fault-gate").value,
+          duration_s: Number($("fault-duration").value) }));
 
 const source = new EventSource("/events");
 source.addEventListener("state", (e) => showState(JSON.parse(e.data)));
