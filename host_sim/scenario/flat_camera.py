@@ -11,6 +11,7 @@ decoder. Everyone else, and every fault (stall, errors), goes to the wrapped `Si
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -49,6 +50,9 @@ class FlatCardCamera:
         self._frame: npt.NDArray[np.uint8] | None = None
         self._stalled = False
         self.frames_delivered = 0
+        # perf_counter() when a frame first carried the code now in view (None: not yet / none).
+        self.code_frame_real: float | None = None
+        self._code_in_view = False
 
     def show_flat(self, text: str) -> None:
         """Hold `text`'s code squarely in front of the camera."""
@@ -56,6 +60,11 @@ class FlatCardCamera:
         self.sim.clear()
         with self._lock:
             self._frame = frame
+        self._new_view(code=True)
+
+    def _new_view(self, code: bool) -> None:
+        self._code_in_view = code
+        self.code_frame_real = None
 
     def clear(self) -> None:
         """Nobody in front of a flat-mode camera: the empty grey frame (still decoded)."""
@@ -63,11 +72,13 @@ class FlatCardCamera:
         with self._lock:
             if self._frame is not None:
                 self._frame = frame
+        self._new_view(code=False)
 
     def release(self) -> None:
         """Back to the rendering SimCamera for what comes next."""
         with self._lock:
             self._frame = None
+        self._new_view(code=True)
 
     @property
     def showing(self) -> bool:
@@ -99,9 +110,14 @@ class FlatCardCamera:
         with self._lock:
             frame = self._frame
         if frame is None or self._stalled:
-            return self.sim.capture_gray()
-        self.frames_delivered += 1
-        return frame
+            captured = self.sim.capture_gray()
+            showing = frame is None and self.sim.scene.card is not None
+        else:
+            self.frames_delivered += 1
+            captured, showing = frame, self._code_in_view
+        if showing and self.code_frame_real is None:
+            self.code_frame_real = time.perf_counter()
+        return captured
 
     def __getattr__(self, name: str) -> Any:  # anything else the reader asks of a camera
         return getattr(self.sim, name)

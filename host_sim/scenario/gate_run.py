@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,7 @@ class GateRun:
         self.health: dict[str, Any] = {}  # the gate's health, as of the runner's last look
         self.sim_t = 0.0  # the scenario second this gate's time has reached
         self.next_frame_at = 0.0  # scenario seconds of the next camera frame to read
+        self.relay_high: list[tuple[float, float]] = []  # (gate monotonic, perf_counter)
         self.power_on()
 
     @property
@@ -146,10 +148,24 @@ class GateRun:
             rig.camera._clock = None
             rig.scene.filter = SettlingFilter(self.settle_s)
             rig.gate.record_listeners.append(self._recorded)
+            self._watch_relay(rig)
             self.rigs.append(rig)
             self.powered = True
             assert rig.link is not None
             rig.link.start()
+
+    def _watch_relay(self, rig: SimRig) -> None:
+        """Note when the relay pin goes to its active level (gate time and real time)."""
+        door = rig.sim_door
+        model_listener = door.relay_pin.listener
+        active = rig.cfg.pins.relay_active_high
+
+        def changed(level: bool) -> None:
+            if model_listener is not None:
+                model_listener(level)
+            if level == active:
+                self.relay_high.append((self.clock.monotonic(), time.perf_counter()))
+        door.relay_pin.listener = changed
 
     def _wrap_camera(self, sim: SimCamera) -> FlatCardCamera:
         self.camera = FlatCardCamera(sim)

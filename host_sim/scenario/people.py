@@ -34,6 +34,7 @@ class Outcome:
     started_at: float = 0.0  # scenario seconds
     code_shown_at: float | None = None  # gate monotonic time the readable code appeared
     record: dict[str, Any] | None = None  # the access or exit event the gate committed
+    frame_real: float | None = None  # perf_counter() of the first frame carrying the code
     alarms: list[str] = field(default_factory=list)
 
     def actual(self) -> str:

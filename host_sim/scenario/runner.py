@@ -158,6 +158,7 @@ class Runner:
                 outcome.alarms.append(payload["alarm"])
             elif payload.get("kind") in ("access", "exit_request") and outcome.record is None:
                 outcome.record = payload
+                outcome.frame_real = self.gates[gate_id].camera.code_frame_real
         for listener in list(self.listeners):
             listener(gate_id, kind, payload)
 
