@@ -20,32 +20,31 @@ def _first_after(times: list[float], t: float) -> float | None:
     return times[i] if i < len(times) else None
 
 
-def cycle_times(runner: Runner) -> list[float]:
-    """Seconds from code shown to relay high, for each granted visit with a code."""
+def _to_relay(runner: Runner, real: bool, out_gates_only: bool = False) -> list[float]:
+    """For each granted access with a start mark, the time to the next relay high."""
     out = []
     for o in runner.outcomes:
-        if o.record is None or o.record.get("decision") != "granted" or o.code_shown_at is None:
+        gate = runner.gates[o.visit.gate]
+        start = o.frame_real if real else o.code_shown_at
+        if (o.record is None or o.record.get("decision") != "granted" or start is None
+                or o.record.get("kind") != "access"
+                or (out_gates_only and gate.spec.direction != "out")):
             continue
-        if o.record.get("kind") != "access":
-            continue
-        highs = [t for t, _real in runner.gates[o.visit.gate].relay_high]
-        high = _first_after(highs, o.code_shown_at)
+        high = _first_after([r if real else t for t, r in gate.relay_high], start)
         if high is not None:
-            out.append(high - o.code_shown_at)
+            out.append(high - start)
     return out
+
+
+def cycle_times(runner: Runner) -> list[float]:
+    """Simulated seconds from code shown to relay high, for each granted visit."""
+    return _to_relay(runner, real=False)
 
 
 def frame_to_relay(runner: Runner) -> list[float]:
-    """Real seconds from the code's first frame to relay high, for each granted visit."""
-    out = []
-    for o in runner.outcomes:
-        if o.record is None or o.record.get("decision") != "granted" or o.frame_real is None:
-            continue
-        highs = [real for _t, real in runner.gates[o.visit.gate].relay_high]
-        high = _first_after(highs, o.frame_real)
-        if high is not None:
-            out.append(high - o.frame_real)
-    return out
+    """Real seconds from the code's first frame to relay high, granted visits at out gates
+    (where no temperature is measured, so only the host's work is in it)."""
+    return _to_relay(runner, real=True, out_gates_only=True)
 
 
 def percentile(values: list[float], q: float) -> float:
