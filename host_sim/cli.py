@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -116,21 +117,25 @@ def run_main(argv: list[str]) -> int:
 
             view = ViewServer(runner, port=args.port).start()
             print(f"gatekiosk-sim: live view at {view.url}", flush=True)
+        interrupted = False
         try:
             runner.run()
         except KeyboardInterrupt:
+            interrupted = True
             progress("interrupted")
         drained = runner.drain()
         problems = verdict.failures(runner, drained)
         summary = verdict.summary(runner, problems)
         for problem in problems:
             progress(f"FAILED {problem}")
-        if view is not None and not args.headless:
+        if view is not None and not interrupted:
             progress("scenario over; the view stays up until Ctrl-C")
             view.finished(summary)
             with contextlib.suppress(KeyboardInterrupt):
                 view.wait()
     finally:
+        # Shutting down: a second Ctrl-C must not cost the summary line or leave the broker.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if view is not None:
             view.stop()
         runner.close()
