@@ -60,6 +60,12 @@ class Outcome:
         return want == got
 
 
+def face_delay_s(person: model.Person) -> float:
+    """How long after showing the code this person brings the forehead to the sensor:
+    0.3-1.2 s, spread over people (deterministic per status-list index)."""
+    return 0.3 + (person.idx * 37 % 10) / 10
+
+
 def visit_script(gate: GateRun, outcome: Outcome, code: Callable[[], str]) -> Iterator[Wait]:
     """The person of `outcome` at `gate`: what they do, step by step."""
     person = outcome.person
@@ -117,7 +123,7 @@ def visit_script(gate: GateRun, outcome: Outcome, code: Callable[[], str]) -> It
         yield 1.0
         return
     if measures and behaviour != "late_code":
-        yield 0.5
+        yield face_delay_s(person)
         face(person.first_body_c or person.body_c)
         if person.first_body_c is not None:
             yield 2.5
