@@ -170,7 +170,8 @@ def build_gate(
         link = None
         if with_link:
             link = MqttLink(
-                cfg.mqtt.link_settings(cfg.device.id), clock=link_clock or watched("mqtt-link", LINK_STALL_S),
+                cfg.mqtt.link_settings(cfg.device.id),
+                clock=link_clock or watched("mqtt-link", LINK_STALL_S),
                 community_id=cfg.device.community, gate_id=cfg.device.gate,
                 device_id=cfg.device.id, outbox=outbox,
                 state_payload=lambda: state_record(cfg, identity, clock, "online"),

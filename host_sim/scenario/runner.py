@@ -30,8 +30,10 @@ from host_sim.scenario.server import CompoundServer
 log = logging.getLogger(__name__)
 
 STEP_S = 0.125  # one sensor sample at 8 Hz
-BUSY_STEP_S = 0.5
-QUIET_STEP_MAX_S = 30.0
+BUSY_STEP_S = 1.0  # doors and people moving: the door timers stop at their own due times
+# Below the thermometer's stuck_after_s (30 s): one chance repeat of a noisy word across a
+# jump must not look like a stuck sensor (gate_run reads a few more times per jump).
+QUIET_STEP_MAX_S = 25.0
 REAL_WAIT_S = 20.0  # for the network to do something (list delivered, command answered)
 DRAIN_S = 60.0
 LOOK_PERIOD_S = 0.25

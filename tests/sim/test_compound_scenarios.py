@@ -180,3 +180,41 @@ expect = "accepted"
     assert run.failures == []
     assert [p["kind"] for p in run.stored("north-out")] == ["remote_open"]
     assert run.relay_pulses("north-out") == [[False, True, False]]
+
+
+def test_device_faults_keep_the_door_locked_and_raise_alarms(play):
+    run = play(scenario("""
+[[event]]
+kind = "sensor_fault"
+gate = "north-in"
+at_s = 5
+duration_s = 40
+[[person]]
+label = "no-reading"
+at_s = 10
+expect = "denied:temperature_unavailable"
+[[event]]
+kind = "camera_stall"
+gate = "north-out"
+at_s = 5
+duration_s = 40
+[[person]]
+label = "unseen"
+gate = "north-out"
+at_s = 10
+expect = "none"
+[[person]]
+label = "after-repair"
+gate = "north-out"
+at_s = 70
+expect = "granted"
+[expect]
+alarms = { sensor_fault = 1, camera_fault = 1 }
+"""))
+    assert run.failures == []
+    assert True not in run.relay_pulses("north-in")[0]
+    assert run.relay_pulses("north-out") == [[False, True, False]]
+    alarms = [(p["alarm"], p["state"]) for p in run.stored("north-out") if "alarm" in p]
+    assert alarms == [("camera_fault", "raised"), ("camera_fault", "cleared")]
+    assert_nothing_lost(run, "north-in")
+    assert_nothing_lost(run, "north-out")
