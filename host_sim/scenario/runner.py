@@ -22,7 +22,8 @@ from typing import Any
 from host_sim.broker import MosquittoBroker, free_port
 from host_sim.rig import write_keys
 from host_sim.scenario import crowd, faults, model
-from host_sim.scenario.gate_run import GateRun
+from host_sim.scenario.gate_run import MAX_JUMP_S, GateRun
+from host_sim.scenario.network import CompoundNetwork
 from host_sim.scenario.passes import Issuer
 from host_sim.scenario.people import Outcome, Wait, visit_script
 from host_sim.scenario.server import CompoundServer
@@ -31,11 +32,7 @@ log = logging.getLogger(__name__)
 
 STEP_S = 0.125  # one sensor sample at 8 Hz
 BUSY_STEP_S = 1.0  # doors and people moving: the door timers stop at their own due times
-# Below the thermometer's stuck_after_s (30 s): one chance repeat of a noisy word across a
-# jump must not look like a stuck sensor (gate_run reads a few more times per jump).
-QUIET_STEP_MAX_S = 25.0
-REAL_WAIT_S = 20.0  # for the network to do something (list delivered, command answered)
-DRAIN_S = 60.0
+QUIET_STEP_MAX_S = MAX_JUMP_S
 LOOK_PERIOD_S = 0.25
 
 
@@ -46,7 +43,7 @@ class _Actor:
         self.until: Callable[[], bool] | None = None
 
 
-class Runner:
+class Runner(CompoundNetwork):
     """One run of a scenario in `workdir`; `broker` an external (host, port) or None."""
 
     def __init__(self, scenario: model.Scenario, workdir: Path, *,
@@ -104,51 +101,6 @@ class Runner:
 
     def gate(self, gate_id: str) -> GateRun:
         return self.gates[gate_id]
-
-    def publish_list(self, iat: float | None = None) -> None:
-        """Publish the status list as it stands, dated now (or `iat`)."""
-        if iat is None:
-            iat = self.scenario.start_epoch + self.now
-        self._list_iat = int(iat)
-        self.server.publish_status_list(self.issuer.status_list(iat))
-        if self.gates:
-            self._wait_for_list()
-
-    def _wait_for_list(self) -> None:
-        def held() -> bool:
-            return all(not g.powered or _list_iat(g) >= self._list_iat
-                       for g in self.gates.values())
-        if not self._hold_until(held):
-            self.failures.append(f"{self.scenario.source}: a gate never got the status list")
-
-    def remote_open(self, gate_id: str, expect: str, line: int) -> None:
-        gate = self.gates[gate_id]
-        jti = self.server.send_open(gate_id, gate.clock.time())
-        found: list[dict[str, Any]] = []
-
-        def answered() -> bool:
-            found[:] = [r for r in self.server.cmd_results if r.get("jti") == jti]
-            return bool(found)
-        if not self._hold_until(answered):
-            self.failures.append(f"{self.scenario.source}:{line}: remote open: no answer")
-            return
-        result = found[0]
-        got = "accepted" if result.get("ok") else str(result.get("reason"))
-        if expect not in ("-", got):
-            self.failures.append(f"{self.scenario.source}:{line}: remote open: expected "
-                                 f"{expect}, got {got}")
-
-    def _hold_until(self, done: Callable[[], bool], limit_s: float = REAL_WAIT_S) -> bool:
-        """Hold simulated time while the network works; gates still take their messages."""
-        deadline = time.monotonic() + limit_s
-        while not done():
-            if time.monotonic() > deadline:
-                return False
-            for g in self.gates.values():
-                g.step(0.0, read_camera=False)
-            self._look()
-            time.sleep(0.01)
-        return True
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -326,15 +278,6 @@ class Runner:
 
     # -- the end -------------------------------------------------------------------------------
 
-    def drain(self) -> bool:
-        """Wait (real time) until the server holds every record each gate committed."""
-        for gate in self.gates.values():
-            gate.step_to(self.now)
-        def delivered() -> bool:
-            return all(self.server.through(g.cfg.device.id, g.rig.outbox.stream)
-                       >= g.rig.outbox.last_seq() for g in self.gates.values() if g.powered)
-        return self._hold_until(delivered, DRAIN_S)
-
     def close(self) -> None:
         for gate in self.gates.values():
             gate.close()
@@ -342,8 +285,3 @@ class Runner:
         if self.broker is not None:
             self.broker.close()
 
-
-def _list_iat(gate: GateRun) -> int:
-    """The `iat` of the status list the gate holds (-1: none)."""
-    held = gate.rig.gate.status.status_list
-    return -1 if held is None else int(held.iat)
