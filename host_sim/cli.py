@@ -33,6 +33,9 @@ from host_sim.scenario.runner import Runner
 
 log = logging.getLogger("gatekiosk-sim")
 
+DEFAULT_SPEED = -1.0  # not given: as fast as possible headless, VIEW_SPEED with the view
+VIEW_SPEED = 60.0
+
 # name -> main(argv); `run` is the default when the first argument is not a subcommand.
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {}
 
@@ -80,7 +83,7 @@ def run_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gatekiosk-sim", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", type=Path, default=DAY_SCENARIO,
                         help="scenario TOML (default: the built-in day at an old compound)")
-    parser.add_argument("--speed", type=_speed, default=None,
+    parser.add_argument("--speed", type=_speed, default=DEFAULT_SPEED,
                         help="simulated time N× faster than real, or max (default: max "
                              "headless, 60 with the view)")
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
@@ -99,9 +102,9 @@ def run_main(argv: list[str]) -> int:
     if args.seed is not None:
         scenario = dataclasses.replace(scenario, seed=args.seed)
     scenario = with_gates(scenario, args.gates)
-    speed = args.speed if args.speed is not None or args.headless else 60.0
-    if "--speed" in argv and args.speed is None:
-        speed = None
+    speed = args.speed
+    if speed == DEFAULT_SPEED:
+        speed = None if args.headless else VIEW_SPEED
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gatekiosk-sim-"))
     workdir.mkdir(parents=True, exist_ok=True)
 

@@ -218,3 +218,25 @@ alarms = { sensor_fault = 1, camera_fault = 1 }
     assert alarms == [("camera_fault", "raised"), ("camera_fault", "cleared")]
     assert_nothing_lost(run, "north-in")
     assert_nothing_lost(run, "north-out")
+
+
+def test_a_clock_jump_past_the_lists_expiry_flags_the_list_stale(play):
+    run = play(scenario("""
+[[person]]
+label = "before"
+at_s = 5
+expect = "granted"
+[[event]]
+kind = "clock_jump"
+gate = "north-in"
+at_s = 20
+seconds = 259200
+[[person]]
+label = "after"
+at_s = 30
+expect = "granted"
+"""))
+    assert run.failures == []
+    before, after = run.stored("north-in")
+    assert before["reasons"] == [] and after["reasons"] == ["status_list_stale"]
+    assert after["time"][:10] == "2026-12-05"  # three days on, in UTC (+08:00 local)
