@@ -58,7 +58,7 @@ QUIET_JUMP_S = 1.0  # a step longer than this skips sensor reads
 # Below the thermometer's stuck_after_s (30 s): one chance repeat of a noisy word across a
 # jump must not look like a stuck sensor (a few more reads per jump, below).
 MAX_JUMP_S = 25.0
-EXTRA_READS_PER_JUMP = 3
+EXTRA_READS_PER_JUMP = 1  # with MAX_JUMP_S, a false "stuck" needs ~9 equal noisy words in a row
 
 
 class SimClock(ManualClock):
