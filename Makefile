@@ -3,6 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+SIM_ARGS ?=
 
 .PHONY: setup test lint bench sim soak clean release deploy
 
@@ -31,7 +32,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 
 sim: $(STAMP)
-	$(VENV)/bin/gatekiosk-sim
+	$(VENV)/bin/gatekiosk-sim $(SIM_ARGS)
 
 # A signed release bundle: the project's wheel, its dependencies' wheels, a manifest signed
 # with the community's admin key. PLATFORM (e.g. manylinux2014_aarch64) fetches dependency

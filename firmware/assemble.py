@@ -112,13 +112,15 @@ def build_gate(
     watchdog: Watchdog | None = None,
     device_stall_s: float = DEVICE_STALL_S,
     boot_id: str | None = None,
+    link_clock: Clock | None = None,
 ) -> AssembledGate:
     """Build the devices in a safe order and the gate over them (nothing started yet).
 
     `with_face` starts the screen server and the voice player on the indicator (`[screen]`,
     `[voice]`): side channels that the gate runs without if they cannot start. With `watchdog`,
     the sampler, the reader and the link each get a clock that tells it their thread is
-    moving, and the gate loop feeds it every turn."""
+    moving, and the gate loop feeds it every turn. `link_clock` times the MQTT link's back-off
+    and keepalive apart from the gate (a simulator on fast time keeps the network on real time)."""
 
     def watched(name: str, stall_s: float) -> Clock:
         return clock if watchdog is None else watchdog.watch_thread(clock, name, stall_s)
@@ -169,7 +171,8 @@ def build_gate(
         link = None
         if with_link:
             link = MqttLink(
-                cfg.mqtt.link_settings(cfg.device.id), clock=watched("mqtt-link", LINK_STALL_S),
+                cfg.mqtt.link_settings(cfg.device.id),
+                clock=link_clock or watched("mqtt-link", LINK_STALL_S),
                 community_id=cfg.device.community, gate_id=cfg.device.gate,
                 device_id=cfg.device.id, outbox=outbox,
                 state_payload=lambda: state_record(cfg, identity, clock, "online"),

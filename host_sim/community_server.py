@@ -240,8 +240,10 @@ class CommunityServer:
                 if held.event_id != event_id or held.payload != payload:
                     self.conflicts.append(f"{device}/{stream}/{seq}: differs from first copy")
             else:
-                self._records[key] = Record(device, stream, seq, event_id, kind, payload,
-                                            len(self._records) + 1)
+                record = Record(device, stream, seq, event_id, kind, payload,
+                                len(self._records) + 1)
+                self._commit(gate, record)  # stored for good before anything is acked
+                self._records[key] = record
             stream_key = (device, stream)
             self._gate_of[stream_key] = gate
             before = through = self._through.get(stream_key, 0)
@@ -251,6 +253,9 @@ class CommunityServer:
             self._cond.notify_all()
         if through > before or held is not None:
             self._send_ack(gate, stream, through)
+
+    def _commit(self, gate: str, record: Record) -> None:
+        """Make a new record durable (a subclass's database); called before any ack covers it."""
 
     def _send_ack(self, gate: str, stream: str, through: int) -> None:
         if not self._acking:

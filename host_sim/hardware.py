@@ -8,6 +8,7 @@ door's gpiozero devices drive MockFactory pins wired to a door model (`SimDoor`)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gpiozero.pins.mock import MockFactory
@@ -43,8 +44,11 @@ class SimHardware:
         seed: int = 0,
         camera_size: tuple[int, int] | None = None,
         object_emissivity: float | None = None,
+        camera_wrapper: Callable[[camera_sim.SimCamera], Any] | None = None,
     ) -> None:
         self.pin_factory = pin_factory
+        # Wraps the simulated camera before the reader gets it (a simulator's faster path).
+        self.camera_wrapper = camera_wrapper
         self.start_timer = start_timer
         self.prompt_sink = prompt_sink
         self.ambient_c = ambient_c
@@ -67,6 +71,7 @@ class SimHardware:
         seed: int = 0,
         camera_size: tuple[int, int] = (640, 480),
         object_emissivity: float | None = None,
+        camera_wrapper: Callable[[camera_sim.SimCamera], Any] | None = None,
     ) -> SimHardware:
         """A whole simulated gate on its own pins; manual timers when `clock` is manual."""
         timers = ManualTimers(clock) if isinstance(clock, ManualClock) else None
@@ -78,6 +83,7 @@ class SimHardware:
             seed=seed,
             camera_size=camera_size,
             object_emissivity=object_emissivity,
+            camera_wrapper=camera_wrapper,
         )
         world.timers = timers
         return world
@@ -97,7 +103,9 @@ class SimHardware:
         self.i2c = mlx90614_sim.FakeMLX90614Bus(self.scene, address=settings.address)
         return self.i2c
 
-    def camera(self, settings: CameraSettings, clock: Clock) -> camera_sim.SimCamera:
+    def camera(self, settings: CameraSettings, clock: Clock) -> Any:
         size = self.camera_size or (settings.width, settings.height)
         self.sim_camera = camera_sim.SimCamera(size, clock=clock, seed=self.seed)
+        if self.camera_wrapper is not None:
+            return self.camera_wrapper(self.sim_camera)
         return self.sim_camera

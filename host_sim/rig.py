@@ -85,6 +85,9 @@ class SimRig:
         on_prompt: Callable[[dict[str, str]], None] | None = None,
         watchdog: Watchdog | None = None,
         device_stall_s: float = DEVICE_STALL_S,
+        link_clock: Any = None,
+        with_face: bool = False,
+        camera_wrapper: Callable[[camera_sim.SimCamera], Any] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.clock = clock
@@ -106,11 +109,12 @@ class SimRig:
             seed=seed,
             camera_size=camera_size,
             object_emissivity=SKIN_EMISSIVITY,
+            camera_wrapper=camera_wrapper,
         )
         self.timers = self.hardware.timers
         self.built = build_gate(
             self.cfg, self.hardware, clock, with_link=with_link, watchdog=watchdog,
-            device_stall_s=device_stall_s,
+            device_stall_s=device_stall_s, link_clock=link_clock, with_face=with_face,
         )
         assert self.hardware.sim_door is not None and self.hardware.scene is not None
         assert self.hardware.sim_camera is not None

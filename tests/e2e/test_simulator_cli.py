@@ -1,35 +1,64 @@
-"""`make sim` stays runnable: a short headless run ends with every event at the server."""
+"""`gatekiosk-sim` as a process: headless runs end with one JSON line, last on stdout; the exit
+status says whether every expectation held; a bad scenario is refused in one line."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.broker
+SCENARIOS = Path(__file__).resolve().parents[1] / "sim" / "scenarios"
 
 
-def test_a_short_headless_simulation_delivers_every_event(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "host_sim.cli",
-            "--duration",
-            "12",
-            "--no-view",
-            "--workdir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    summary = json.loads(proc.stdout[proc.stdout.index("{") :])
-    assert summary["events_committed"] >= 1
-    assert summary["server_through_seq"] == summary["events_committed"]
-    assert summary["gaps"] == [] and summary["schema_problems"] == []
+def sim(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "host_sim.cli", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.broker
+def test_a_headless_run_prints_the_servers_summary_last_and_exits_0():
+    proc = sim("--headless", "--speed", "max", "--scenario", str(SCENARIOS / "basic.toml"))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True and summary["failures"] == []
+    assert summary["gates"]["north-in"]["by_decision"] == {"denied": 2, "granted": 1}
+    assert summary["gates"]["north-in"]["by_reason"] == {"fever": 1, "home_observation": 1}
+    assert summary["gaps"] == 0 and summary["missing"] == 0
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.broker
+def test_a_wrong_expectation_exits_non_zero_and_names_its_line():
+    path = SCENARIOS / "wrong_on_purpose.toml"
+    proc = sim("--headless", "--scenario", str(path))
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1)
+                if text.startswith("expect"))
+    assert summary["failures"] == [
+        f"{path}:{line}: fever at north-in (t=5s): expected granted, got denied:fever"]
+    assert f"FAILED {path}:{line}:" in proc.stderr
+
+
+@pytest.mark.parametrize(("change", "key", "message"), [
+    (("direction = \"in\"", "direction = \"up\""), "gate.direction", "must be one of in, out"),
+    (("body_c = 38.5", "body_c = \"hot\""), "person.body_c", "must be a number"),
+    (("at_s = 5", "at_s = 5\nmood = \"late\""), "person.mood", "unknown key"),
+    (("expect = \"granted\"", "expect = \"denied:sneezing\""), "person.expect",
+     "'sneezing' is not a reason code"),
+])
+def test_a_bad_scenario_is_refused_in_one_line_naming_the_key(tmp_path, change, key, message):
+    text = (SCENARIOS / "wrong_on_purpose.toml").read_text().replace(*change)
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    proc = sim("--headless", "--scenario", str(path), timeout=30)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    [line] = proc.stderr.strip().splitlines()
+    number = next(n for n, t in enumerate(text.splitlines(), 1)
+                  if t.startswith(key.split(".")[1]))
+    assert line.startswith(f"gatekiosk-sim: {path}:{number}: {key}: "), line
+    assert message in line
