@@ -80,7 +80,7 @@ class Gate:
 
     def __init__(self, cfg: Config, clock: Clock, inbox: obs.Inbox, parts: GateParts) -> None:
         self.cfg, self.clock, self.inbox, self.parts = cfg, clock, inbox, parts
-        self.store = StateStore(parts.data_dir, clock, parts.issuer_keys)
+        self.store = StateStore(parts.data_dir, clock, parts.issuer_keys, cfg.policy.skew_s)
         self.store.load()
         self.recorder = Recorder(
             parts.identity, clock, parts.outbox, parts.door, parts.indicator, parts.link
@@ -234,7 +234,9 @@ class Gate:
 
     def _on_network_message(self, o: obs.NetworkMessage) -> None:
         if o.kind == "status-list":
-            take_status_list(o.payload, self.store, self.parts.issuer_keys)
+            take_status_list(
+                o.payload, self.store, self.parts.issuer_keys, self.cfg.policy.skew_s
+            )
         elif o.kind == "cmd":
             run_command(
                 self.commands,

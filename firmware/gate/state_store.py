@@ -27,8 +27,11 @@ GATE_STATE_FILE = "gate-state.json"
 class StateStore:
     """The data dir's small files, and the time floor they feed."""
 
-    def __init__(self, data_dir: Path, clock: Clock, issuer_keys: credentials.KeySet) -> None:
+    def __init__(
+        self, data_dir: Path, clock: Clock, issuer_keys: credentials.KeySet, skew_s: float = 300
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self.skew_s = skew_s
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._issuer_keys = issuer_keys
@@ -49,23 +52,25 @@ class StateStore:
         self.time_floor = max(self.time_floor, float(epoch))
 
     def load(self) -> None:
-        """Read the held status list and the gate state; a bad file is logged, not fatal."""
+        """Read the gate state, then the held status list; a bad file is logged, not fatal."""
+        self._load_gate_state()
         path = self.data_dir / STATUS_LIST_FILE
-        if path.exists():
-            token = path.read_text(encoding="utf-8", errors="replace").strip()
-            result = credentials.verify_status_list_token(token, self._issuer_keys)
-            if result.ok and result.status_list is not None:
-                self.status = policy.StatusView(result.status_list, path.stat().st_mtime)
-                self.vouch(result.status_list.iat)
-                log.info(
-                    "status list from disk: %s, iat %d",
-                    result.status_list.uri,
-                    result.status_list.iat,
-                )
-            else:
-                log.warning(
-                    "status list on disk refused (%s); waiting for a new one", result.reason
-                )
+        if not path.exists():
+            return
+        token = path.read_text(encoding="utf-8", errors="replace").strip()
+        result = credentials.verify_status_list_token(token, self._issuer_keys)
+        held = result.status_list
+        if not result.ok or held is None:
+            log.warning("status list on disk refused (%s); waiting for a new one", result.reason)
+        elif held.issued_in_future(self.now(), self.skew_s):
+            # Kept before lists from the future were refused: it must not raise the floor.
+            log.warning("status list on disk refused: iat %d in the future", held.iat)
+        else:
+            self.status = policy.StatusView(held, path.stat().st_mtime)
+            self.vouch(held.iat)
+            log.info("status list from disk: %s, iat %d", held.uri, held.iat)
+
+    def _load_gate_state(self) -> None:
         path = self.data_dir / GATE_STATE_FILE
         if path.exists():
             try:
