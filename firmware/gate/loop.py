@@ -282,8 +282,7 @@ class Gate:
                 outbox.prune()
             except OutboxError as exc:
                 log.error("outbox prune failed: %s", exc)
-        if self.clock.synced():
-            self.store.vouch(self.clock.time())
+        self.store.now()  # a synchronised clock sets the floor, down as well as up
 
     def _send_telemetry(self, now: float) -> None:
         link = self.parts.link

@@ -5,6 +5,11 @@ The Pi has no RTC: after a power cut it restarts with the last time it saved unt
 While the clock is not synchronised, pass validity is judged against max(system time, floor),
 where the floor is the newest time vouched for by signed material (the held status list's
 `iat`) or by an earlier synchronised clock, so passes do not look older than they are.
+
+A synchronised clock is the authority: it sets the floor, down as well as up, so a clock
+stepped forward a year and then corrected does not leave the floor a year ahead. Signed
+material only raises it, and a status list from further ahead than the skew is refused before
+it can (status_intake).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ class StateStore:
         """Wall time for pass validity, never below the floor while the clock is unsynced."""
         wall = self._clock.time()
         if self._clock.synced():
-            self.time_floor = max(self.time_floor, wall)
+            self.time_floor = wall
             return wall
         return max(wall, self.time_floor)
 

@@ -160,6 +160,7 @@ class Visits:
             self._policy,
             self._store.state,
             self._store.now(),
+            self._clock.monotonic(),
         )
 
     def _finish(
