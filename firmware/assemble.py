@@ -17,6 +17,7 @@ from pathlib import Path
 from firmware import credentials, payloads
 from firmware.clock import Clock
 from firmware.commands.auth import SqliteJtiStore
+from firmware.commands.table import COMMANDS
 from firmware.config import Config
 from firmware.gate.inbox import Inbox
 from firmware.gate.loop import Gate, GateParts
@@ -122,7 +123,7 @@ def build_gate(
     def watched(name: str, stall_s: float) -> Clock:
         return clock if watchdog is None else watchdog.watch_thread(clock, name, stall_s)
 
-    inbox = Inbox()
+    inbox = Inbox(clock.monotonic, COMMANDS)
     identity = payloads.Identity(
         device_id=cfg.device.id,
         community_id=cfg.device.community,

@@ -37,6 +37,9 @@ HOUSEKEEPING_PERIOD_S = 10.0
 PRUNE_PERIOD_S = 3600.0
 # A forged or buggy ack may come with every reconnect: one alarm a minute says it well enough.
 ACK_REFUSED_EVERY_S = 60.0
+# Commands the inbox refused (rate, share) are answered `busy` this many per loop turn, so a
+# flood of them never holds up a visit.
+BUSY_REPLIES_PER_TURN = 200
 
 
 def gate_policy(cfg: Config) -> policy.GatePolicy:
@@ -196,6 +199,8 @@ class Gate:
                 self._next_housekeeping = now + HOUSEKEEPING_PERIOD_S
                 self._housekeeping(now)
             self._send_telemetry(now)
+            for name in self.inbox.take_refused_commands(BUSY_REPLIES_PER_TURN):
+                self.commands.reply(name, None, False, "busy")
         except Exception:
             log.exception("tick failed; door stays locked")
             self.recorder.safe_lock()
