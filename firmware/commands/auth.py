@@ -49,6 +49,8 @@ EXP_TOO_FAR = "exp_too_far"
 REPLAYED = "replayed"
 # Decided by the MQTT layer, which alone sees the retain flag: a retained command is never obeyed.
 RETAINED = "retained"
+# The record of used ids cannot be read or written (or the gate is flooded): try again later.
+BUSY = "busy"
 
 # The signature layer's reasons, mapped to the command vocabulary.
 _FROM_SIGNATURE_LAYER = {
@@ -153,6 +155,14 @@ class CommandVerification:
     ok: bool
     reason: str | None
     claims: dict[str, Any] | None = None
+    # Set when the jti store failed (reason `busy`): what to tell the storage_fault alarm.
+    store_error: str | None = None
+
+    @property
+    def jti(self) -> str | None:
+        """The token's jti once its signature verified (so a refusal can be paired)."""
+        jti = (self.claims or {}).get("jti")
+        return jti if isinstance(jti, str) else None
 
 
 def _is_text(value: Any, limit: int) -> bool:
@@ -201,7 +211,8 @@ def verify_command(
     bad_signature, malformed (claims), wrong_issuer, wrong_gate, unknown_command, expired
     (exp <= now), exp_too_far (exp > now + max_ahead_s + skew_s: the issuer's clock may run
     `skew_s` ahead of ours), replayed. On success the `jti` is recorded in `seen` before
-    returning. Never raises on any token; a failing store raises JtiStoreError.
+    returning. Never raises on any token; a failing store is `busy` with `store_error` set,
+    and the claims of the token whose signature verified.
     """
     signed = verify_jws(token, keys, typ=COMMAND_TYP, max_chars=MAX_COMMAND_CHARS)
     if not signed.ok or signed.claims is None:
@@ -221,8 +232,11 @@ def verify_command(
     if exp > now + max_ahead_s + skew_s:
         return CommandVerification(False, EXP_TOO_FAR, claims)
     jti = claims["jti"]
-    if seen.seen(jti):
-        logger.warning("command %s refused: jti already used", name)
-        return CommandVerification(False, REPLAYED, claims)
-    seen.add(jti, exp)
+    try:
+        if seen.seen(jti):
+            logger.warning("command %s refused: jti already used", name)
+            return CommandVerification(False, REPLAYED, claims)
+        seen.add(jti, exp)
+    except JtiStoreError as exc:
+        return CommandVerification(False, BUSY, claims, store_error=str(exc))
     return CommandVerification(True, None, claims)

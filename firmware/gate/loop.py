@@ -188,7 +188,10 @@ class Gate:
         except Exception:  # the gate outlives any bug in a handler, door locked
             log.exception("handling %s failed; door stays locked", type(observation).__name__)
             self.recorder.safe_lock()
-            self.visits.abandon()
+            # Only a failure in the visit itself ends it: a bad network message never drops
+            # the person at the gate.
+            if isinstance(observation, obs.CodeSeen | obs.SampleTaken):
+                self.visits.abandon()
 
     def tick(self) -> None:
         now = self.clock.monotonic()
