@@ -20,6 +20,7 @@ from types import FrameType
 
 from firmware import __version__, credentials, timesync, watchdog
 from firmware.assemble import build_gate
+from firmware.cli.provision import ProvisionError, check_jwks
 from firmware.clock import SystemClock
 from firmware.config import Config, ConfigError, load
 from firmware.hw.factory import HardwareNotFound, hardware_from_config
@@ -82,6 +83,13 @@ def main(args: argparse.Namespace) -> int:
     try:
         cfg = load(args.config)
     except ConfigError as exc:
+        sys.stderr.write(f"gatekiosk run: {exc}\n")
+        return 2
+    try:
+        # The same check provision makes: a gate verifies and never holds a private key.
+        check_jwks("keys.issuers", cfg.keys.issuers)
+        check_jwks("keys.admins", cfg.keys.admins)
+    except ProvisionError as exc:
         sys.stderr.write(f"gatekiosk run: {exc}\n")
         return 2
     stop = threading.Event()

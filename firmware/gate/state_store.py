@@ -62,7 +62,11 @@ class StateStore:
         path = self.data_dir / STATUS_LIST_FILE
         if not path.exists():
             return
-        token = path.read_text(encoding="utf-8", errors="replace").strip()
+        try:
+            token = path.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError as exc:  # a directory in its place, a bad sector: start without it
+            log.error("status list cache %s unreadable (%s); waiting for a new one", path, exc)
+            return
         result = credentials.verify_status_list_token(token, self._issuer_keys)
         held = result.status_list
         if not result.ok or held is None:
