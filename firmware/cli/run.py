@@ -22,6 +22,7 @@ from firmware import __version__, credentials, timesync, watchdog
 from firmware.assemble import build_gate
 from firmware.cli.provision import ProvisionError, check_jwks
 from firmware.clock import SystemClock
+from firmware.commands.auth import JtiStoreError
 from firmware.config import Config, ConfigError, load
 from firmware.hw.factory import HardwareNotFound, hardware_from_config
 from firmware.store.outbox import OutboxError
@@ -96,7 +97,9 @@ def main(args: argparse.Namespace) -> int:
     install_stop_signals(stop)
     try:
         return run(cfg, stop)
-    except (credentials.KeySetError, HardwareNotFound, OutboxError, OSError, ValueError) as exc:
+    except (
+        credentials.KeySetError, HardwareNotFound, OutboxError, JtiStoreError, OSError, ValueError
+    ) as exc:
         # Start-up failures: one line for the journal; systemd restarts with back-off.
         log.error("cannot start: %s", exc)
         sys.stderr.write(f"gatekiosk run: cannot start: {exc}\n")

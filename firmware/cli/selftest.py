@@ -225,6 +225,24 @@ def check_data_dir(cfg: Config) -> Check:
     return Check("data dir", PASS, f"{path} is writable", data)
 
 
+def check_stores(cfg: Config) -> Check:
+    """The record of used command ids passes its integrity check, and no damaged store is
+    kept aside in the data dir (README: what a technician does when a store is damaged)."""
+    from firmware.assemble import COMMAND_IDS_FILE
+    from firmware.store.damage import database_verdict, kept_aside
+
+    data_dir = Path(cfg.device.data_dir)
+    kept = [p.name for p in kept_aside(data_dir)]
+    data: dict[str, Any] = {"kept_aside": kept}
+    ids = data_dir / COMMAND_IDS_FILE
+    verdict = database_verdict(ids) if ids.is_file() else None
+    if verdict is not None:
+        return Check("stores", FAIL, f"{ids}: {verdict}", data)
+    if kept:
+        return Check("stores", FAIL, f"damaged store kept aside: {', '.join(kept)}", data)
+    return Check("stores", PASS, "command ids intact, nothing kept aside", data)
+
+
 def check_outbox(cfg: Config, clock: Clock) -> Check:
     """The outbox opens with its integrity check; its depth and what is not yet settled."""
     from firmware.assemble import open_outbox
@@ -583,6 +601,7 @@ def run_checks(
         ("admin keys", lambda: check_keys("admin keys", cfg.keys.admins)),
         ("data dir", lambda: check_data_dir(cfg)),
         ("outbox", lambda: check_outbox(cfg, clock)),
+        ("stores", lambda: check_stores(cfg)),
         ("disk space", lambda: check_disk_space(cfg)),
         ("clock", lambda: check_clock(clock, probes.clock_synced)),
         ("hw watchdog", lambda: Check("hw watchdog",

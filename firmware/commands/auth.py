@@ -23,6 +23,7 @@ from firmware.commands.numbers import is_number
 from firmware.commands.table import COMMANDS
 from firmware.core import reasons as pass_reasons
 from firmware.credentials import KeySet, verify_jws
+from firmware.store.damage import is_damage
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,10 @@ class JtiStoreError(RuntimeError):
     """The seen-jti store cannot be read or written; the command must be refused."""
 
 
+class JtiStoreDamaged(JtiStoreError):
+    """The store's file is corrupt or empty: kept aside and replaced at start."""
+
+
 class JtiStore(Protocol):
     def seen(self, jti: str) -> bool:
         """True when a command with this jti was accepted before."""
@@ -102,16 +107,31 @@ class SqliteJtiStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._lock = threading.Lock()
+        where = os.fspath(path)
+        if os.path.exists(where) and os.path.getsize(where) == 0:
+            # SQLite would take it for a new store: every id seen before forgotten, silently.
+            raise JtiStoreDamaged(f"jti store {where} is empty (zero bytes)")
         try:
-            self._db = sqlite3.connect(os.fspath(path), check_same_thread=False)
+            self._db = sqlite3.connect(where, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise JtiStoreError(f"cannot open jti store {where}: {exc}") from None
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise JtiStoreDamaged(f"jti store {where} is corrupt ({' '.join(verdict.split())})")
             with self._db:
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS seen_jti (jti TEXT PRIMARY KEY, exp REAL NOT NULL)"
                 )
         except sqlite3.Error as exc:
-            raise JtiStoreError(f"cannot open jti store {os.fspath(path)}: {exc}") from None
+            self._db.close()
+            error = JtiStoreDamaged if is_damage(exc) else JtiStoreError
+            raise error(f"cannot open jti store {where}: {exc}") from None
+        except JtiStoreDamaged:
+            self._db.close()
+            raise
 
     def seen(self, jti: str) -> bool:
         with self._lock:

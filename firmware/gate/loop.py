@@ -29,6 +29,7 @@ from firmware.gate.state_store import StateStore
 from firmware.gate.status_intake import take_status_list
 from firmware.gate.visit import Visits
 from firmware.ports import DoorPort, IndicatorPort, LinkPort
+from firmware.store.damage import StoreDamage
 from firmware.store.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class GateParts:
     reader_stats: Callable[[], dict[str, Any]] | None = None
     # Called with the monotonic time at every turn of `run` (the systemd watchdog's feed).
     heartbeat: Callable[[float], object] | None = None
+    # Stores found damaged at start, kept aside and replaced (firmware.store.damage).
+    store_damage: tuple[StoreDamage, ...] = ()
 
 
 class Gate:
@@ -115,6 +118,11 @@ class Gate:
         self._next_prune = 0.0
         self._next_telemetry = 0.0
         self._next_ack_refused = 0.0
+        # Told to the server directly once the link is up: the store they would go in failed.
+        self._damage_alarms = [
+            self.recorder.direct_alarm("storage_fault", d.alarm_detail())
+            for d in parts.store_damage
+        ]
 
     # -- what tests, tools and the simulator look at --------------------------------------------
 
@@ -202,6 +210,7 @@ class Gate:
                 self._next_housekeeping = now + HOUSEKEEPING_PERIOD_S
                 self._housekeeping(now)
             self._send_telemetry(now)
+            self._send_damage_alarms()
             for name in self.inbox.take_refused_commands(BUSY_REPLIES_PER_TURN):
                 self.commands.reply(name, None, False, "busy")
         except Exception:
@@ -291,6 +300,13 @@ class Gate:
             except OutboxError as exc:
                 log.error("outbox prune failed: %s", exc)
         self.store.now()  # a synchronised clock sets the floor, down as well as up
+
+    def _send_damage_alarms(self) -> None:
+        link = self.parts.link
+        while self._damage_alarms and link is not None and link.connected:
+            if not link.publish_now("alarm", self._damage_alarms[0]):
+                return
+            self._damage_alarms.pop(0)
 
     def _send_telemetry(self, now: float) -> None:
         link = self.parts.link

@@ -36,6 +36,7 @@ from typing import Any
 from firmware.clock import Clock
 from firmware.errors import one_line
 from firmware.store.outbox_db import MAX_SEQ, OutboxError, open_database
+from firmware.store.outbox_db import OutboxDamaged as OutboxDamaged  # re-exported
 from firmware.topics import OUTBOX_KINDS
 
 log = logging.getLogger(__name__)
