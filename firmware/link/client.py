@@ -40,10 +40,13 @@ def _reason(reason_code: ReasonCode | int) -> tuple[int, str]:
     return int(reason_code), str(reason_code)
 
 
-def subscribe(client: mqtt.Client, protocol: str, wanted: list[tuple[str, int]]) -> None:
-    """Subscribe at QoS 1 to `(topic, retain handling)` pairs (retain handling: MQTT 5 only)."""
+def subscribe(client: mqtt.Client, protocol: str, wanted: list[tuple[str, int]],
+              as_published: frozenset[str] = frozenset()) -> None:
+    """Subscribe at QoS 1 to `(topic, retain handling)` pairs; topics in `as_published` keep
+    the publisher's retain flag on live delivery too (both options: MQTT 5 only)."""
     if protocol == "5":
-        client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain))
+        client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain,
+                                               retainAsPublished=t in as_published))
                           for t, retain in wanted])
     else:
         client.subscribe([(t, 1) for t, _ in wanted])
@@ -81,13 +84,21 @@ class PahoSide:
         return None
 
     def subscribe_all(self, client: mqtt.Client) -> None:
-        """The status list, the server's acks, and this gate's commands (never retained ones)."""
+        """The status list, the server's acks, and this gate's commands (never retained ones).
+
+        Commands: Retain Handling 2 keeps stored retained ones from being sent at subscribe,
+        and Retain As Published keeps the flag on a retained command published while we are
+        subscribed (a broker clears it on live delivery otherwise), so the gate refuses it as
+        `retained` then too. MQTT 3.1.1 has neither: a retained command published while the
+        gate is online arrives unflagged, exactly like a normal one, and is taken as one (its
+        jti is then spent); at every later connect it arrives flagged and is refused."""
         c, g = self._community_id, self._gate_id
+        commands = topics.cmd_subscription(c, g)
         subscribe(client, self._settings.protocol, [
             (topics.status_list_topic(c), 0),
             (topics.ack_topic(c, g), 0),
-            (topics.cmd_subscription(c, g), SubscribeOptions.RETAIN_DO_NOT_SEND),
-        ])
+            (commands, SubscribeOptions.RETAIN_DO_NOT_SEND),
+        ], as_published=frozenset({commands}))
 
     def new_client(self, generation: int) -> mqtt.Client:
         """A fresh client for connection `generation`, with paho's own reconnect off."""

@@ -234,6 +234,11 @@ class Outbox:
         """`seq` was handed to a broker (it may reach the server before its PUBACK is seen)."""
         self._sent_through = max(self._sent_through, int(seq))
 
+    def note_refused(self, seq: int) -> None:
+        """The broker refused `seq` (PUBACK >= 0x80): the server cannot have it, so no ack may
+        settle from it on. Everything after it is sent again anyway."""
+        self._sent_through = min(self._sent_through, int(seq) - 1)
+
     def _sent_through_at_open(self) -> int:
         # Every row below the oldest unsettled one was settled, so it was sent; rows above it
         # count as sent once a PUBACK was recorded for them.
