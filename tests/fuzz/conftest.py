@@ -4,8 +4,13 @@ sets 100,000)."""
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.fault.soak_report import record
 
 EXAMPLES = int(os.environ.get("GATEKIOSK_FUZZ_EXAMPLES", "150"))
 
@@ -16,3 +21,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fuzz_figures(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In a soak run, how many inputs were fuzzed and how long it took (bench/report.json)."""
+    started = time.monotonic()
+    yield
+    tests = [i for i in request.session.items if "tests/fuzz/" in i.nodeid]
+    record("network_fuzz", {
+        "tests": len(tests), "examples_per_test": EXAMPLES, "inputs": EXAMPLES * len(tests),
+        "seconds": round(time.monotonic() - started, 1),
+    })
