@@ -14,6 +14,8 @@ import os
 import threading
 import time
 
+import pytest
+
 from firmware import credentials
 
 from .soak_report import record
@@ -32,6 +34,7 @@ def resources() -> tuple[int, int, int]:
     return rss, len(os.listdir("/proc/self/fd")), threading.active_count()
 
 
+@pytest.mark.timeout(120 + 5 * HOURS)
 def test_a_simulated_week_keeps_memory_files_and_threads_flat(make_rig, community, keys, clock):
     rig = make_rig()
     rig.inbox.mqtt_message("status-list", None, community.status_list_token().encode(), True)

@@ -23,9 +23,11 @@ from firmware.core import status_list as sl
 from firmware.gate.state_store import StateStore
 from firmware.gate.status_intake import take_status_list
 
+from .conftest import EXAMPLES
 from .strategies import EDGE_INTS, INTS, JSON_VALUES, claims_like, json_bytes
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+# A signed input costs up to a few milliseconds on a loaded host.
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.timeout(120 + EXAMPLES // 50)]
 NOW = 1_790_000_000
 COMMUNITY, GATE = "fz-garden", "fz-gate"
 ISSUER = credentials.generate_keypair("iss1", "EdDSA")
