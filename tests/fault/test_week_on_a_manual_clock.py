@@ -56,6 +56,8 @@ def test_a_simulated_week_keeps_memory_files_and_threads_flat(make_rig, communit
             rig.run_for(2.5, dt=0.25, read_camera=False)
             rig.walk_away()
             rig.run_for(1.5, dt=0.5, read_camera=False)
+            # 4 simulated seconds after the code or the button (pulse_s 3 s, max_pulse_s 10 s).
+            assert not rig.sim_door.relay_energised, f"relay still on at hour {hour}"
             visits += 1
             clock.advance(3600 / VISITS_PER_HOUR - 4.0)
         now = int(clock.time())
@@ -78,8 +80,11 @@ def test_a_simulated_week_keeps_memory_files_and_threads_flat(make_rig, communit
     assert fd_growth <= FD_SLACK, samples
     assert thread_growth <= THREAD_SLACK, samples
     assert rig.gate.phase in ("idle", "cooldown")
+    openings = sum(1 for state in rig.sim_door.relay_pin.states if state.state)
+    assert openings >= visits // 2
     record("simulated_week", {
         "simulated_hours": HOURS, "visits": visits, "decisions": rig.gate.decisions,
+        "relay_openings": openings,
         "rss_kb_first": samples[0][0], "rss_kb_last": samples[-1][0], "rss_growth_kb": rss_growth,
         "open_files_first": samples[0][1], "open_files_last": samples[-1][1],
         "threads_first": samples[0][2], "threads_last": samples[-1][2],
