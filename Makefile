@@ -34,6 +34,19 @@ bench: $(STAMP)
 sim: $(STAMP)
 	$(VENV)/bin/gatekiosk-sim $(SIM_ARGS)
 
+# The long profiles of tests/fault and tests/fuzz; figures go into bench/report.json ("soak").
+# A reduced run: make soak SOAK_KILLS=60 SOAK_BROKER_RESTARTS=6 SOAK_FUZZ=2000 SOAK_DAYS=1
+SOAK_KILLS ?= 1000
+SOAK_BROKER_RESTARTS ?= 100
+SOAK_FUZZ ?= 100000
+SOAK_DAYS ?= 7
+soak: $(STAMP)
+	GATEKIOSK_FAULT_KILLS=$(SOAK_KILLS) GATEKIOSK_FAULT_BROKER_RESTARTS=$(SOAK_BROKER_RESTARTS) \
+	GATEKIOSK_FUZZ_EXAMPLES=$(SOAK_FUZZ) GATEKIOSK_SOAK_DAYS=$(SOAK_DAYS) \
+	GATEKIOSK_SOAK_REPORT=bench/report.json \
+	    nice $(PY) -m pytest tests/fault tests/fuzz -q -s -p no:cacheprovider $(PYTEST_ARGS)
+	@$(PY) -c "import json; print(json.dumps(json.load(open('bench/report.json'))['soak'], indent=2))"
+
 # A signed release bundle: the project's wheel, its dependencies' wheels, a manifest signed
 # with the community's admin key. PLATFORM (e.g. manylinux2014_aarch64) fetches dependency
 # wheels for the Pi when building elsewhere; picamera2 and lgpio come from the Pi's apt.

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from firmware import credentials, payloads
 from firmware.clock import Clock
-from firmware.commands.auth import SqliteJtiStore
+from firmware.commands.auth import JtiStoreDamaged, SqliteJtiStore
+from firmware.commands.table import COMMANDS
 from firmware.config import Config
 from firmware.gate.inbox import Inbox
 from firmware.gate.loop import Gate, GateParts
@@ -30,7 +31,8 @@ from firmware.hw.thermometer import Thermometer
 from firmware.hw.thermometer_sampler import ThermometerSampler
 from firmware.link import MqttLink
 from firmware.screen.face import open_face
-from firmware.store.outbox import Outbox
+from firmware.store.damage import StoreDamage, open_or_replace
+from firmware.store.outbox import Outbox, OutboxDamaged
 from firmware.watchdog import DEVICE_STALL_S, LINK_STALL_S, Watchdog
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,7 @@ def build_gate(
     def watched(name: str, stall_s: float) -> Clock:
         return clock if watchdog is None else watchdog.watch_thread(clock, name, stall_s)
 
-    inbox = Inbox()
+    inbox = Inbox(clock.monotonic, COMMANDS)
     identity = payloads.Identity(
         device_id=cfg.device.id,
         community_id=cfg.device.community,
@@ -149,10 +151,19 @@ def build_gate(
             )
         data_dir = Path(cfg.device.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        outbox = open_outbox(cfg, data_dir, clock)
+        # A damaged store is kept aside and replaced; the gate tells the server (store.damage).
+        damage: list[StoreDamage] = []
+        outbox, outbox_damage = open_or_replace(
+            "outbox", data_dir / OUTBOX_FILE, lambda: open_outbox(cfg, data_dir, clock),
+            OutboxDamaged, clock.time(),
+        )
         stack.callback(outbox.close)
-        jti_store = SqliteJtiStore(data_dir / COMMAND_IDS_FILE)
+        jti_store, ids_damage = open_or_replace(
+            "command_ids", data_dir / COMMAND_IDS_FILE,
+            lambda: SqliteJtiStore(data_dir / COMMAND_IDS_FILE), JtiStoreDamaged, clock.time(),
+        )
         stack.callback(jti_store.close)
+        damage += [d for d in (outbox_damage, ids_damage) if d is not None]
         bus = open_thermometer_bus(cfg, clock, hardware)
         thermometer = Thermometer(bus, cfg.thermometer, clock)
         sampler = ThermometerSampler(
@@ -186,6 +197,7 @@ def build_gate(
             admin_keys=credentials.KeySet.load(cfg.keys.admins),
             jti_store=jti_store, data_dir=data_dir, link=link, reader_stats=reader.stats,
             heartbeat=watchdog.beat if watchdog is not None else None,
+            store_damage=tuple(damage),
         ))
         built = AssembledGate(gate, inbox, door, indicator, outbox, thermometer, sampler,
                               reader, jti_store, link, stack.pop_all())

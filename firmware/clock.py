@@ -75,6 +75,12 @@ class ManualClock:
             self._wall += seconds
             self._mono += seconds
 
+    def step_wall(self, seconds: float) -> None:
+        """Step the wall clock alone, either way (NTP correcting it, a bad RTC, a technician);
+        the monotonic clock does not move."""
+        with self._lock:
+            self._wall += seconds
+
     def set_synced(self, synced: bool) -> None:
         self._synced = synced
 

@@ -31,7 +31,7 @@ from firmware.hw.camera_settings import CameraSettings
 from firmware.hw.door import DoorConfig, DoorConfigError
 from firmware.hw.pins import PinMap, PinMapError
 from firmware.hw.thermometer import ThermometerSettings
-from firmware.link.settings import MqttConfig
+from firmware.link.settings import MqttConfig, parse_broker
 from firmware.screen.settings import ScreenSettings
 from firmware.store.settings import OutboxConfig
 from firmware.topics import validate_id
@@ -145,11 +145,13 @@ def _cross_checks(cfg: Config) -> None:
         raise ConfigError("temperature.ambient_min_c: must be below ambient_max_c")
     if cfg.mqtt.backoff_initial_s > cfg.mqtt.backoff_max_s:
         raise ConfigError("mqtt.backoff_initial_s: must not exceed mqtt.backoff_max_s")
+    _check_brokers(cfg)
     tls = cfg.mqtt.tls
     if (tls.cert or tls.key) and not (tls.cert and tls.key):
         raise ConfigError("mqtt.tls: cert and key go together")
     if not tls.ca and any(b.startswith("mqtts://") for b in cfg.mqtt.brokers):
         raise ConfigError("mqtt.tls.ca: an mqtts:// broker needs the CA that signed it")
+
     try:
         cfg.pins.validate("pins")
         cfg.door.validate("door")
@@ -162,12 +164,24 @@ def _cross_checks(cfg: Config) -> None:
         raise ConfigError(str(exc)) from None
 
 
+def _check_brokers(cfg: Config) -> None:
+    if not cfg.mqtt.brokers:
+        raise ConfigError("mqtt.brokers: must name at least one broker (host:port)")
+    for i, broker in enumerate(cfg.mqtt.brokers):
+        try:
+            parse_broker(broker)
+        except ValueError as exc:
+            raise ConfigError(f"mqtt.brokers[{i}]: {exc}") from None
+
+
 def parse(text: str, source: str = "config") -> Config:
     """Parse and validate TOML text; raise ConfigError with one line naming the key."""
     try:
         table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from None
     cfg = _build(Config, table, "")
     cfg = dataclasses.replace(cfg, source_hash=hashlib.sha256(text.encode()).hexdigest())
     _cross_checks(cfg)
@@ -182,4 +196,16 @@ def load(path: str | Path) -> Config:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    return parse(text, str(path))
+    cfg = parse(text, str(path))
+    _check_files(cfg)
+    return cfg
+
+
+def _check_files(cfg: Config) -> None:
+    """Files the configuration names that must exist on this machine before anything starts."""
+    tls = cfg.mqtt.tls
+    for key in ("ca", "cert", "key"):
+        # A missing CA would leave the gate offline forever, one failed handshake at a time.
+        value = getattr(tls, key)
+        if value and not Path(value).is_file():
+            raise ConfigError(f"mqtt.tls.{key}: {value} is not a readable file")

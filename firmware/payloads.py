@@ -16,6 +16,7 @@ from typing import Any
 from firmware import __version__
 from firmware.core import policy
 from firmware.core.temperature import Reading
+from firmware.errors import one_line
 
 EVENT_SCHEMA = "gatekiosk/event/v1"
 ALARM_SCHEMA = "gatekiosk/alarm/v1"
@@ -25,6 +26,7 @@ CMD_RESULT_SCHEMA = "gatekiosk/cmd-result/v1"
 ACK_SCHEMA = "gatekiosk/ack/v1"
 
 STREAM_PATTERN = re.compile(r"[0-9a-f]{16,32}")
+MAX_ACK_BYTES = 512
 MAX_ACK_SEQ = 2**63 - 1  # what SQLite can hold: a bigger number from the network never reaches it
 
 KIND_ACCESS = "access"
@@ -249,11 +251,14 @@ def telemetry(identity: Identity, now: float, clock_synced: bool, **gauges: Any)
 
 
 def parse_ack(payload: bytes) -> tuple[str, int]:
-    """The (stream, through_seq) of a server ack; ValueError with one line if it is not one."""
+    """The (stream, through_seq) of a server ack; ValueError with one line if it is not one.
+    Its size is bounded before it is parsed (a genuine ack is under 120 bytes)."""
+    if len(payload) > MAX_ACK_BYTES:
+        raise ValueError(f"ack of {len(payload)} bytes is larger than {MAX_ACK_BYTES}")
     try:
         ack = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"ack is not JSON: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"ack is not JSON: {one_line(exc, 80)}") from None
     if not isinstance(ack, dict):
         raise ValueError("ack is not a JSON object")
     if "schema" in ack and ack["schema"] != ACK_SCHEMA:

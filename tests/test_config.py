@@ -25,13 +25,14 @@ brokers = ["mqtts://broker-a.example:8883", "broker-b.example:1883"]
 settle_on = "puback"
 
 [mqtt.tls]
-ca = "/etc/gatekiosk/ca.pem"
+ca = "{ca}"
 """
 
 
 def test_a_good_file_loads_into_typed_objects(tmp_path):
     path = tmp_path / "gatekiosk.toml"
-    path.write_text(GOOD)
+    (tmp_path / "ca.pem").write_text("a CA certificate\n")
+    path.write_text(GOOD.replace("{ca}", str(tmp_path / "ca.pem")))
     cfg = config.load(path)
     assert cfg.device.direction == "out"
     assert cfg.temperature.threshold_c == 37.5

@@ -30,6 +30,8 @@ from firmware.core import policy
 from firmware.topics import validate_id
 
 DRY_RUN_STREAM = "0" * 32
+# The latest --now an event's ISO 8601 `time` can carry (year 9999).
+MAX_NOW = 253_402_300_799
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +54,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     code.add_argument("--code-file", help="file with the raw bytes the decoder produced")
 
 
-def _load_status(path: str | None, keys: credentials.KeySet) -> policy.StatusView:
-    """The status list of `path` as the gate would hold it; no list when it does not verify."""
+def _load_status(path: str | None, keys: credentials.KeySet, now: float) -> policy.StatusView:
+    """The status list of `path` as the gate would hold it; no list when it does not verify
+    or was issued further in the future than the clock skew (DESIGN 2.2)."""
     if path is None:
         return policy.StatusView(None)
     try:
@@ -61,9 +64,13 @@ def _load_status(path: str | None, keys: credentials.KeySet) -> policy.StatusVie
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--status-list {path}: cannot read: {exc}") from None
     result = credentials.verify_status_list_token(token, keys)
-    if not result.ok or result.status_list is None:
+    reason = result.reason
+    if result.ok and result.status_list is not None:
+        skew_s = policy.GatePolicy("c", "g").skew_s
+        reason = "iat_in_future" if result.status_list.issued_in_future(now, skew_s) else None
+    if reason is not None or result.status_list is None:
         sys.stderr.write(
-            f"gatekiosk decide: note: --status-list {path} ignored ({result.reason}), "
+            f"gatekiosk decide: note: --status-list {path} ignored ({reason}), "
             "deciding without a list\n"
         )
         return policy.StatusView(None)
@@ -87,6 +94,8 @@ def run_decision(args: argparse.Namespace) -> dict[str, Any]:
             validate_id(value, flag.lstrip("-"))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+    if args.now is not None and not (math.isfinite(args.now) and 0 <= args.now <= MAX_NOW):
+        raise UsageError(f"--now must be epoch seconds between 0 and {MAX_NOW}")
     if any(not math.isfinite(t) for t in args.temp):
         raise UsageError("--temp must be a finite number of °C")
     try:
@@ -94,7 +103,7 @@ def run_decision(args: argparse.Namespace) -> dict[str, Any]:
     except credentials.KeySetError as exc:
         raise UsageError(f"--jwks {args.jwks}: {exc}") from None
     now = time.time() if args.now is None else float(args.now)
-    status = _load_status(args.status_list, keys)
+    status = _load_status(args.status_list, keys, now)
     code = _read_code(args)
 
     verification = credentials.verify_pass(code, keys)

@@ -20,7 +20,9 @@ from types import FrameType
 
 from firmware import __version__, credentials, timesync, watchdog
 from firmware.assemble import build_gate
+from firmware.cli.provision import ProvisionError, check_jwks
 from firmware.clock import SystemClock
+from firmware.commands.auth import JtiStoreError
 from firmware.config import Config, ConfigError, load
 from firmware.hw.factory import HardwareNotFound, hardware_from_config
 from firmware.hw.qr_decode import DecoderUnavailable
@@ -85,13 +87,20 @@ def main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"gatekiosk run: {exc}\n")
         return 2
+    try:
+        # The same check provision makes: a gate verifies and never holds a private key.
+        check_jwks("keys.issuers", cfg.keys.issuers)
+        check_jwks("keys.admins", cfg.keys.admins)
+    except ProvisionError as exc:
+        sys.stderr.write(f"gatekiosk run: {exc}\n")
+        return 2
     stop = threading.Event()
     install_stop_signals(stop)
     try:
         return run(cfg, stop)
     except (
-        credentials.KeySetError, DecoderUnavailable, HardwareNotFound, OutboxError, OSError,
-        ValueError,
+        credentials.KeySetError, DecoderUnavailable, HardwareNotFound, OutboxError,
+        JtiStoreError, OSError, ValueError,
     ) as exc:
         # Start-up failures: one line for the journal; systemd restarts with back-off.
         log.error("cannot start: %s", exc)

@@ -41,7 +41,7 @@ from firmware.cli.checks.devices import (
     check_thermometer,
 )
 from firmware.cli.checks.network import check_broker, check_mqtt_credentials
-from firmware.cli.checks.storage import check_outbox
+from firmware.cli.checks.storage import check_outbox, check_stores
 from firmware.cli.checks.system import (
     check_clock,
     check_config,
@@ -104,6 +104,8 @@ def run_checks(
         ("admin keys", lambda: check_keys("admin keys", cfg.keys.admins)),
         ("data dir", lambda: check_data_dir(cfg)),
         ("outbox", lambda: check_outbox(cfg, clock)),
+        ("stores", lambda: check_stores(cfg)),
+        ("stores", lambda: check_stores(cfg)),
         ("disk space", lambda: check_disk_space(cfg)),
         ("clock", lambda: check_clock(clock, probes.clock_synced)),
         ("hw watchdog", lambda: Check("hw watchdog",

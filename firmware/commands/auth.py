@@ -23,6 +23,7 @@ from firmware.commands.numbers import is_number
 from firmware.commands.table import COMMANDS
 from firmware.core import reasons as pass_reasons
 from firmware.credentials import KeySet, verify_jws
+from firmware.store.damage import is_damage
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ EXP_TOO_FAR = "exp_too_far"
 REPLAYED = "replayed"
 # Decided by the MQTT layer, which alone sees the retain flag: a retained command is never obeyed.
 RETAINED = "retained"
+# The record of used ids cannot be read or written (or the gate is flooded): try again later.
+BUSY = "busy"
 
 # The signature layer's reasons, mapped to the command vocabulary.
 _FROM_SIGNATURE_LAYER = {
@@ -62,6 +65,10 @@ _FROM_SIGNATURE_LAYER = {
 
 class JtiStoreError(RuntimeError):
     """The seen-jti store cannot be read or written; the command must be refused."""
+
+
+class JtiStoreDamaged(JtiStoreError):
+    """The store's file is corrupt or empty: kept aside and replaced at start."""
 
 
 class JtiStore(Protocol):
@@ -100,16 +107,31 @@ class SqliteJtiStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._lock = threading.Lock()
+        where = os.fspath(path)
+        if os.path.exists(where) and os.path.getsize(where) == 0:
+            # SQLite would take it for a new store: every id seen before forgotten, silently.
+            raise JtiStoreDamaged(f"jti store {where} is empty (zero bytes)")
         try:
-            self._db = sqlite3.connect(os.fspath(path), check_same_thread=False)
+            self._db = sqlite3.connect(where, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise JtiStoreError(f"cannot open jti store {where}: {exc}") from None
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise JtiStoreDamaged(f"jti store {where} is corrupt ({' '.join(verdict.split())})")
             with self._db:
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS seen_jti (jti TEXT PRIMARY KEY, exp REAL NOT NULL)"
                 )
         except sqlite3.Error as exc:
-            raise JtiStoreError(f"cannot open jti store {os.fspath(path)}: {exc}") from None
+            self._db.close()
+            error = JtiStoreDamaged if is_damage(exc) else JtiStoreError
+            raise error(f"cannot open jti store {where}: {exc}") from None
+        except JtiStoreDamaged:
+            self._db.close()
+            raise
 
     def seen(self, jti: str) -> bool:
         with self._lock:
@@ -153,6 +175,14 @@ class CommandVerification:
     ok: bool
     reason: str | None
     claims: dict[str, Any] | None = None
+    # Set when the jti store failed (reason `busy`): what to tell the storage_fault alarm.
+    store_error: str | None = None
+
+    @property
+    def jti(self) -> str | None:
+        """The token's jti once its signature verified (so a refusal can be paired)."""
+        jti = (self.claims or {}).get("jti")
+        return jti if isinstance(jti, str) else None
 
 
 def _is_text(value: Any, limit: int) -> bool:
@@ -201,7 +231,8 @@ def verify_command(
     bad_signature, malformed (claims), wrong_issuer, wrong_gate, unknown_command, expired
     (exp <= now), exp_too_far (exp > now + max_ahead_s + skew_s: the issuer's clock may run
     `skew_s` ahead of ours), replayed. On success the `jti` is recorded in `seen` before
-    returning. Never raises on any token; a failing store raises JtiStoreError.
+    returning. Never raises on any token; a failing store is `busy` with `store_error` set,
+    and the claims of the token whose signature verified.
     """
     signed = verify_jws(token, keys, typ=COMMAND_TYP, max_chars=MAX_COMMAND_CHARS)
     if not signed.ok or signed.claims is None:
@@ -221,8 +252,11 @@ def verify_command(
     if exp > now + max_ahead_s + skew_s:
         return CommandVerification(False, EXP_TOO_FAR, claims)
     jti = claims["jti"]
-    if seen.seen(jti):
-        logger.warning("command %s refused: jti already used", name)
-        return CommandVerification(False, REPLAYED, claims)
-    seen.add(jti, exp)
+    try:
+        if seen.seen(jti):
+            logger.warning("command %s refused: jti already used", name)
+            return CommandVerification(False, REPLAYED, claims)
+        seen.add(jti, exp)
+    except JtiStoreError as exc:
+        return CommandVerification(False, BUSY, claims, store_error=str(exc))
     return CommandVerification(True, None, claims)

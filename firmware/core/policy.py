@@ -74,14 +74,18 @@ class GateState:
     def copy(self) -> "GateState":
         return GateState(self.used_visitor_jtis, self.last_granted, self.closed)
 
-    def pruned(self, now: float, passback_s: float, skew_s: int) -> "GateState":
-        """Forget visitor ids whose pass can no longer be valid, and grants past the window."""
+    def pruned(
+        self, now: float, passback_s: float, skew_s: int, mono: "float | None" = None
+    ) -> "GateState":
+        """Forget visitor ids whose pass can no longer be valid, and grants past the window
+        (grants are stamped with `mono` when given, else with `now`)."""
+        grant_now = now if mono is None else mono
         state = self.copy()
         for jti in list(state.used_visitor_jtis):
             if state.used_visitor_jtis[jti] + skew_s < now:
                 del state.used_visitor_jtis[jti]
         for pass_id in list(state.last_granted):
-            if state.last_granted[pass_id] + passback_s <= now:
+            if state.last_granted[pass_id] + passback_s <= grant_now:
                 del state.last_granted[pass_id]
         return state
 
@@ -199,6 +203,7 @@ def decide(
     policy: GatePolicy,
     state: GateState,
     now: float,
+    mono: "float | None" = None,
 ) -> Decision:
     """Decide one access.
 
@@ -207,9 +212,12 @@ def decide(
     bodies: successive body-temperature readings (°C) of this visit; [] when measuring found
         no plausible reading; None when temperature was not measured (out gates, or a pass
         already refused so the holder is not kept waiting).
+    mono: a monotonic time for intervals (passback); a wall clock stepped back must not make
+        an earlier grant look recent. Without it `now` stamps grants.
     """
     d = Decision()
-    state = state.pruned(now, policy.passback_s, policy.skew_s)
+    grant_now = now if mono is None else mono
+    state = state.pruned(now, policy.passback_s, policy.skew_s, mono)
     if not gate_is_open(policy, state, now):
         d.add(reasons.GATE_CLOSED)
     info = None
@@ -234,7 +242,7 @@ def decide(
         if info is not None:
             _status_reasons(info, status, policy, now, d)
             last = state.last_granted.get(info.pass_id)
-            if last is not None and now - last < policy.passback_s:
+            if last is not None and grant_now - last < policy.passback_s:
                 d.add(reasons.PASSBACK)
     if policy.measure_temperature and bodies is not None:
         _temperature_reasons(bodies, policy, d)
@@ -245,7 +253,7 @@ def decide(
     d.decision = GRANTED
     new_state = state.copy()
     if info is not None:
-        new_state.last_granted[info.pass_id] = now
+        new_state.last_granted[info.pass_id] = grant_now
         if info.pass_type == "visitor" and info.jti is not None:
             new_state.used_visitor_jtis[info.jti] = info.expires
     d.state = new_state

@@ -157,6 +157,11 @@ class StatusList:
         end = self.stale_since(received_at)
         return end is not None and now >= end
 
+    def issued_in_future(self, now: float, skew_s: float) -> bool:
+        """True when `iat` lies further ahead of `now` than the clock skew (DESIGN 2.2): such a
+        list is ignored and never held, or one mis-dated list would lock out every later one."""
+        return float(self.iat) > now + skew_s
+
     def is_newer_than(self, other: "StatusList | None") -> bool:
         """A list replaces the one held only when it was issued later (DESIGN 2.2)."""
         return other is None or self.iat > other.iat

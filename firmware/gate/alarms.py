@@ -72,18 +72,19 @@ class Recorder:
         self.safe_lock()
         if "storage" not in self.faults:
             self.faults.add("storage")
-            alarm = payloads.alarm(
-                self.identity,
-                "storage_fault",
-                self._clock.time(),
-                self._clock.synced(),
-                detail={"error": detail[:200]},
-            )
             # The outbox is what failed: tell the server directly, best effort.
             if self._link is not None:
-                alarm.update(event_id=str(uuid.uuid4()), stream=UNNUMBERED_STREAM, seq=0)
+                alarm = self.direct_alarm("storage_fault", {"error": detail[:200]})
                 self._link.publish_now("alarm", alarm)
         self._indicator.show("fault", prompts.for_step(prompts.FAULT))
+
+    def direct_alarm(self, name: str, detail: dict[str, Any]) -> dict[str, Any]:
+        """An alarm for the link's publish_now, never committed: marked seq 0, stream zeros."""
+        alarm = payloads.alarm(
+            self.identity, name, self._clock.time(), self._clock.synced(), detail=detail
+        )
+        alarm.update(event_id=str(uuid.uuid4()), stream=UNNUMBERED_STREAM, seq=0)
+        return alarm
 
     def raise_alarm(
         self,

@@ -5,6 +5,16 @@ dropped when the loop falls behind is decided by kind, not by arrival: thermomet
 replaceable (a newer one is worth more), so when the queue is full the oldest sample goes first;
 network messages have a share of their own, so a flood of commands cannot push out a code, a
 door alarm or an exit-button press. Nothing else is ever dropped.
+
+Commands are also rate-limited (a token bucket, `COMMAND_RATE_PER_S` with bursts of
+`COMMAND_BURST`), and a payload larger than any genuine one is cut to one byte past the limit
+before it is queued, so the loop refuses it without parsing it. A command refused here is not
+silently lost: it is counted by name and the gate loop answers each one with a `busy`
+cmd-result (`take_refused_commands`). Among 10,000 junk commands, a genuine signed `ping` is
+therefore either verified and answered or refused with `busy` — the operator sends it again.
+Memory stays bounded: only counts are kept, per name, for at most `MAX_REFUSED_NAMES` names
+(names of the command table always have a slot; junk names past the limit are only counted in
+`dropped`).
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +33,13 @@ log = logging.getLogger(__name__)
 MAX_SAMPLES = 64
 MAX_NETWORK = 64
 MAX_OTHER = 1024
+# A genuine command token is at most 2048 characters (commands.auth); its JSON wrapper adds little.
+MAX_COMMAND_BYTES = 4096
+# A status list of a million entries is ~250 KB of base64url before compression helps.
+MAX_STATUS_LIST_BYTES = 1 << 20
+COMMAND_RATE_PER_S = 5.0
+COMMAND_BURST = 20
+MAX_REFUSED_NAMES = 64
 
 
 @dataclass(frozen=True)
@@ -83,7 +101,16 @@ class AckRefused(Observation):
 class Inbox:
     """The gate's queue. Devices' callbacks post here from their own threads."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        monotonic: Callable[[], float] = time.monotonic,
+        command_names: Collection[str] = (),
+    ) -> None:
+        self._monotonic = monotonic
+        self._command_names = frozenset(command_names)
+        self._tokens = float(COMMAND_BURST)
+        self._tokens_at = monotonic()
+        self._refused: dict[str, int] = {}
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
         self._queue: deque[Observation] = deque()
@@ -99,7 +126,13 @@ class Inbox:
                     self._drop_oldest_sample()
                 self._samples += 1
             elif isinstance(obs, NetworkMessage):
+                if obs.kind == "cmd" and not self._admit_command():
+                    self._refuse_command(obs.name or "")
+                    return
                 if self._network >= MAX_NETWORK:
+                    if obs.kind == "cmd":
+                        self._refuse_command(obs.name or "")
+                        return
                     self.dropped["network"] += 1
                     log.warning("gate inbox: network share full, %s message dropped", obs.kind)
                     return
@@ -110,6 +143,45 @@ class Inbox:
                 return
             self._queue.append(obs)
             self._ready.notify()
+
+    def _admit_command(self) -> bool:
+        now = self._monotonic()
+        elapsed = max(0.0, now - self._tokens_at)
+        self._tokens_at = now
+        self._tokens = min(float(COMMAND_BURST), self._tokens + elapsed * COMMAND_RATE_PER_S)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def _refuse_command(self, name: str) -> None:
+        if name in self._refused or name in self._command_names:
+            self._refused[name] = self._refused.get(name, 0) + 1
+        elif len(self._refused) < MAX_REFUSED_NAMES:
+            self._refused[name] = 1
+        else:
+            self.dropped["network"] += 1
+            return
+        self._ready.notify()
+
+    def take_refused_commands(self, limit: int) -> list[str]:
+        """Up to `limit` names of commands refused here, one per command, to answer `busy`."""
+        out: list[str] = []
+        with self._lock:
+            for name in list(self._refused):
+                while self._refused[name] and len(out) < limit:
+                    self._refused[name] -= 1
+                    out.append(name)
+                if not self._refused[name]:
+                    del self._refused[name]
+                if len(out) >= limit:
+                    break
+        return out
+
+    def refused_pending(self) -> int:
+        """Commands refused here and not yet answered."""
+        with self._lock:
+            return sum(self._refused.values())
 
     def _drop_oldest_sample(self) -> None:
         for i, queued in enumerate(self._queue):
@@ -163,7 +235,9 @@ class Inbox:
         self.post(DoorAlarm(name, state, detail))
 
     def mqtt_message(self, kind: str, name: str | None, payload: bytes, retained: bool) -> None:
-        self.post(NetworkMessage(kind, name, payload, retained))
+        limit = MAX_COMMAND_BYTES if kind == "cmd" else MAX_STATUS_LIST_BYTES
+        # One byte past the limit is enough for the loop to refuse it; the rest is not kept.
+        self.post(NetworkMessage(kind, name, payload[: limit + 1], retained))
 
     def ack_refused(self, stream: str, through_seq: int, sent_through: int) -> None:
         self.post(AckRefused(stream, through_seq, sent_through))

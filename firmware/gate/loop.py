@@ -29,6 +29,7 @@ from firmware.gate.state_store import StateStore
 from firmware.gate.status_intake import take_status_list
 from firmware.gate.visit import Visits
 from firmware.ports import DoorPort, IndicatorPort, LinkPort
+from firmware.store.damage import StoreDamage
 from firmware.store.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ HOUSEKEEPING_PERIOD_S = 10.0
 PRUNE_PERIOD_S = 3600.0
 # A forged or buggy ack may come with every reconnect: one alarm a minute says it well enough.
 ACK_REFUSED_EVERY_S = 60.0
+# Commands the inbox refused (rate, share) are answered `busy` this many per loop turn, so a
+# flood of them never holds up a visit.
+BUSY_REPLIES_PER_TURN = 200
 
 
 def gate_policy(cfg: Config) -> policy.GatePolicy:
@@ -73,6 +77,8 @@ class GateParts:
     reader_stats: Callable[[], dict[str, Any]] | None = None
     # Called with the monotonic time at every turn of `run` (the systemd watchdog's feed).
     heartbeat: Callable[[float], object] | None = None
+    # Stores found damaged at start, kept aside and replaced (firmware.store.damage).
+    store_damage: tuple[StoreDamage, ...] = ()
 
 
 class Gate:
@@ -80,7 +86,7 @@ class Gate:
 
     def __init__(self, cfg: Config, clock: Clock, inbox: obs.Inbox, parts: GateParts) -> None:
         self.cfg, self.clock, self.inbox, self.parts = cfg, clock, inbox, parts
-        self.store = StateStore(parts.data_dir, clock, parts.issuer_keys)
+        self.store = StateStore(parts.data_dir, clock, parts.issuer_keys, cfg.policy.skew_s)
         self.store.load()
         self.recorder = Recorder(
             parts.identity, clock, parts.outbox, parts.door, parts.indicator, parts.link
@@ -112,6 +118,11 @@ class Gate:
         self._next_prune = 0.0
         self._next_telemetry = 0.0
         self._next_ack_refused = 0.0
+        # Told to the server directly once the link is up: the store they would go in failed.
+        self._damage_alarms = [
+            self.recorder.direct_alarm("storage_fault", d.alarm_detail())
+            for d in parts.store_damage
+        ]
 
     # -- what tests, tools and the simulator look at --------------------------------------------
 
@@ -185,7 +196,10 @@ class Gate:
         except Exception:  # the gate outlives any bug in a handler, door locked
             log.exception("handling %s failed; door stays locked", type(observation).__name__)
             self.recorder.safe_lock()
-            self.visits.abandon()
+            # Only a failure in the visit itself ends it: a bad network message never drops
+            # the person at the gate.
+            if isinstance(observation, obs.CodeSeen | obs.SampleTaken):
+                self.visits.abandon()
 
     def tick(self) -> None:
         now = self.clock.monotonic()
@@ -196,6 +210,9 @@ class Gate:
                 self._next_housekeeping = now + HOUSEKEEPING_PERIOD_S
                 self._housekeeping(now)
             self._send_telemetry(now)
+            self._send_damage_alarms()
+            for name in self.inbox.take_refused_commands(BUSY_REPLIES_PER_TURN):
+                self.commands.reply(name, None, False, "busy")
         except Exception:
             log.exception("tick failed; door stays locked")
             self.recorder.safe_lock()
@@ -234,7 +251,9 @@ class Gate:
 
     def _on_network_message(self, o: obs.NetworkMessage) -> None:
         if o.kind == "status-list":
-            take_status_list(o.payload, self.store, self.parts.issuer_keys)
+            take_status_list(
+                o.payload, self.store, self.parts.issuer_keys, self.cfg.policy.skew_s
+            )
         elif o.kind == "cmd":
             run_command(
                 self.commands,
@@ -280,8 +299,14 @@ class Gate:
                 outbox.prune()
             except OutboxError as exc:
                 log.error("outbox prune failed: %s", exc)
-        if self.clock.synced():
-            self.store.vouch(self.clock.time())
+        self.store.now()  # a synchronised clock sets the floor, down as well as up
+
+    def _send_damage_alarms(self) -> None:
+        link = self.parts.link
+        while self._damage_alarms and link is not None and link.connected:
+            if not link.publish_now("alarm", self._damage_alarms[0]):
+                return
+            self._damage_alarms.pop(0)
 
     def _send_telemetry(self, now: float) -> None:
         link = self.parts.link

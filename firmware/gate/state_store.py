@@ -5,6 +5,11 @@ The Pi has no RTC: after a power cut it restarts with the last time it saved unt
 While the clock is not synchronised, pass validity is judged against max(system time, floor),
 where the floor is the newest time vouched for by signed material (the held status list's
 `iat`) or by an earlier synchronised clock, so passes do not look older than they are.
+
+A synchronised clock is the authority: it sets the floor, down as well as up, so a clock
+stepped forward a year and then corrected does not leave the floor a year ahead. Signed
+material only raises it, and a status list from further ahead than the skew is refused before
+it can (status_intake).
 """
 
 from __future__ import annotations
@@ -27,8 +32,11 @@ GATE_STATE_FILE = "gate-state.json"
 class StateStore:
     """The data dir's small files, and the time floor they feed."""
 
-    def __init__(self, data_dir: Path, clock: Clock, issuer_keys: credentials.KeySet) -> None:
+    def __init__(
+        self, data_dir: Path, clock: Clock, issuer_keys: credentials.KeySet, skew_s: float = 300
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self.skew_s = skew_s
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._clock = clock
         self._issuer_keys = issuer_keys
@@ -40,7 +48,7 @@ class StateStore:
         """Wall time for pass validity, never below the floor while the clock is unsynced."""
         wall = self._clock.time()
         if self._clock.synced():
-            self.time_floor = max(self.time_floor, wall)
+            self.time_floor = wall
             return wall
         return max(wall, self.time_floor)
 
@@ -49,23 +57,29 @@ class StateStore:
         self.time_floor = max(self.time_floor, float(epoch))
 
     def load(self) -> None:
-        """Read the held status list and the gate state; a bad file is logged, not fatal."""
+        """Read the gate state, then the held status list; a bad file is logged, not fatal."""
+        self._load_gate_state()
         path = self.data_dir / STATUS_LIST_FILE
-        if path.exists():
+        if not path.exists():
+            return
+        try:
             token = path.read_text(encoding="utf-8", errors="replace").strip()
-            result = credentials.verify_status_list_token(token, self._issuer_keys)
-            if result.ok and result.status_list is not None:
-                self.status = policy.StatusView(result.status_list, path.stat().st_mtime)
-                self.vouch(result.status_list.iat)
-                log.info(
-                    "status list from disk: %s, iat %d",
-                    result.status_list.uri,
-                    result.status_list.iat,
-                )
-            else:
-                log.warning(
-                    "status list on disk refused (%s); waiting for a new one", result.reason
-                )
+        except OSError as exc:  # a directory in its place, a bad sector: start without it
+            log.error("status list cache %s unreadable (%s); waiting for a new one", path, exc)
+            return
+        result = credentials.verify_status_list_token(token, self._issuer_keys)
+        held = result.status_list
+        if not result.ok or held is None:
+            log.warning("status list on disk refused (%s); waiting for a new one", result.reason)
+        elif held.issued_in_future(self.now(), self.skew_s):
+            # Kept before lists from the future were refused: it must not raise the floor.
+            log.warning("status list on disk refused: iat %d in the future", held.iat)
+        else:
+            self.status = policy.StatusView(held, path.stat().st_mtime)
+            self.vouch(held.iat)
+            log.info("status list from disk: %s, iat %d", held.uri, held.iat)
+
+    def _load_gate_state(self) -> None:
         path = self.data_dir / GATE_STATE_FILE
         if path.exists():
             try:

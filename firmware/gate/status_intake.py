@@ -1,6 +1,8 @@
 """A status list from the broker (DESIGN 2.2): verified, compared with the one held, kept.
 
-A list whose signature fails, or that is not newer than the one held, is ignored. An accepted
+A list whose signature fails, that is not newer than the one held, or whose `iat` lies further
+in the future than the clock skew (judged against the gate's best time, the time floor
+included) is ignored and never stored. An accepted
 list is persisted atomically so the gate uses it offline and after a restart.
 """
 
@@ -15,7 +17,9 @@ from firmware.gate.state_store import StateStore
 log = logging.getLogger(__name__)
 
 
-def take_status_list(payload: bytes, store: StateStore, issuer_keys: credentials.KeySet) -> bool:
+def take_status_list(
+    payload: bytes, store: StateStore, issuer_keys: credentials.KeySet, skew_s: float
+) -> bool:
     """Hold the list in `payload` if it is genuine and newer; True when it was taken."""
     try:
         token = payload.decode("ascii").strip()
@@ -27,6 +31,13 @@ def take_status_list(payload: bytes, store: StateStore, issuer_keys: credentials
         log.warning("status list refused: %s", result.reason)
         return False
     new = result.status_list
+    best_now = store.now()
+    if new.issued_in_future(best_now, skew_s):
+        log.warning(
+            "status list refused: iat %d is %.0f s ahead of the gate's time", new.iat,
+            new.iat - best_now,
+        )
+        return False
     if not new.is_newer_than(store.status.status_list):
         log.info("status list iat %d not newer than the one held; ignored", new.iat)
         return False

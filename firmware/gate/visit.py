@@ -160,15 +160,24 @@ class Visits:
             self._policy,
             self._store.state,
             self._store.now(),
+            self._clock.monotonic(),
         )
 
     def _finish(
         self, decision: policy.Decision, readings: list[temperature.Reading] | None = None
     ) -> None:
-        """Record, then act: the event is durable before the door moves."""
+        """Record, then act: the event, and a single-use pass's used id, are durable before
+        the door moves. A used id that cannot be saved refuses the pass (storage_fault): a
+        restart must never admit the same visitor pass again."""
         temp = payloads.temperature_record(readings, self._temperature_policy.threshold_c)
         door = self._cfg.door
         pulse_s = min(door.pulse_s, door.max_pulse_s)
+        held = self._store.state
+        if decision.granted and decision.state is not None:
+            consumes = decision.state.used_visitor_jtis != held.used_visitor_jtis
+            if consumes and not self._save_state(decision.state):
+                decision.decision = policy.DENIED
+                decision.state = None
         payload = payloads.access_event(
             self._recorder.identity,
             decision,
@@ -194,10 +203,7 @@ class Visits:
                 transient=True,
             )
         if decision.state is not None and committed is not None:
-            consumed = decision.state.used_visitor_jtis != self._store.state.used_visitor_jtis
             self._store.state = decision.state
-            if consumed:
-                self._save_state()
         self._show(decision, temp)
         self.abandon()
         self.phase = COOLDOWN
@@ -212,14 +218,19 @@ class Visits:
             decision.pass_info.pass_id if decision.pass_info else "-",
         )
 
-    def _save_state(self) -> None:
+    def _save_state(self, state: policy.GateState) -> bool:
+        """Hold `state` and persist it; on failure keep the old one and raise storage_fault."""
+        previous, self._store.state = self._store.state, state
         try:
             self._store.save_state()
         except OSError as exc:
-            log.error("gate state not saved: %s", exc)
+            self._store.state = previous
+            log.error("gate state not saved, single-use pass refused: %s", exc)
             self._recorder.raise_alarm(
                 "storage_fault", {"what": "gate_state", "error": str(exc)[:120]}
             )
+            return False
+        return True
 
     def _show(self, decision: policy.Decision, temp: dict[str, Any] | None) -> None:
         text = prompts.for_decision(decision.granted, decision.reasons)

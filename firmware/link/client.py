@@ -43,11 +43,14 @@ def _reason(reason_code: ReasonCode | int) -> tuple[int, str]:
 Wanted = tuple[str, int]
 
 
-def subscribe(client: mqtt.Client, protocol: str, wanted: list[Wanted]) -> int | None:
-    """Subscribe at QoS 1 to `(topic, retain handling)` pairs (retain handling: MQTT 5 only);
-    the SUBSCRIBE's message id, whose SUBACK says what the broker granted."""
+def subscribe(client: mqtt.Client, protocol: str, wanted: list[Wanted],
+              as_published: frozenset[str] = frozenset()) -> int | None:
+    """Subscribe at QoS 1 to `(topic, retain handling)` pairs; topics in `as_published` keep
+    the publisher's retain flag on live delivery too (both options: MQTT 5 only). Returns the
+    SUBSCRIBE's message id, whose SUBACK says what the broker granted."""
     if protocol == "5":
-        _rc, mid = client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain))
+        _rc, mid = client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain,
+                                                          retainAsPublished=t in as_published))
                                      for t, retain in wanted])
     else:
         _rc, mid = client.subscribe([(t, 1) for t, _ in wanted])
@@ -88,14 +91,23 @@ class PahoSide:
         return None
 
     def wanted(self) -> list[Wanted]:
-        """The status list (first), the server's acks, and this gate's commands (never
-        retained ones)."""
+        """The status list (first), the server's acks, and this gate's commands.
+
+        Commands: Retain Handling 2 keeps stored retained ones from being sent at subscribe,
+        and Retain As Published (`as_published`) keeps the flag on a retained command published
+        while we are subscribed (a broker clears it on live delivery otherwise), so the gate
+        refuses it as `retained` then too. MQTT 3.1.1 has neither: a retained command published
+        while the gate is online arrives unflagged, exactly like a normal one, and is taken as
+        one (its jti is then spent); at every later connect it arrives flagged and is refused."""
         c, g = self._community_id, self._gate_id
         return [
             (topics.status_list_topic(c), 0),
             (topics.ack_topic(c, g), 0),
-            (topics.cmd_subscription(c, g), SubscribeOptions.RETAIN_DO_NOT_SEND),
+            (self.commands_filter(), SubscribeOptions.RETAIN_DO_NOT_SEND),
         ]
+
+    def commands_filter(self) -> str:
+        return topics.cmd_subscription(self._community_id, self._gate_id)
 
     def new_client(self, generation: int) -> mqtt.Client:
         """A fresh client for connection `generation`, with paho's own reconnect off."""

@@ -79,7 +79,8 @@ class MqttLink:
         self._paho = PahoSide(settings, self._community_id, self._gate_id, self._news,
                               on_message, lambda: self._generation, will_payload,
                               self._heard_status_list)
-        self._subs = Subscriptions(settings, clock, self._paho.wanted())
+        self._subs = Subscriptions(settings, clock, self._paho.wanted(),
+                                   frozenset({self._paho.commands_filter()}))
         self._stopping = threading.Event()
         self._wake_queued = threading.Event()
         self._thread: threading.Thread | None = None

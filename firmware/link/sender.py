@@ -100,6 +100,7 @@ class Sender:
             if seq is None:
                 continue  # a message sent with publish_now
             if puback.code >= FIRST_FAILURE_REASON:
+                self._outbox.note_refused(seq)
                 resend.append((seq, f"broker refused seq {seq}: {puback.name}"))
                 continue
             published.append(seq)

@@ -33,10 +33,12 @@ MAX_REFUSALS_PER_CONNECTION = 4  # refused SUBACKs in a row before a fresh conne
 class Subscriptions:
     """Link-thread state of what was asked for, refused, and still awaited."""
 
-    def __init__(self, settings: MqttSettings, clock: Clock, wanted: list[Wanted]) -> None:
+    def __init__(self, settings: MqttSettings, clock: Clock, wanted: list[Wanted],
+                 as_published: frozenset[str] = frozenset()) -> None:
         self._settings = settings
         self._clock = clock
         self._wanted = wanted  # the status list first
+        self._as_published = as_published  # filters that keep the retain flag live (MQTT 5)
         self._backoff = Backoff(settings.backoff_initial_s, settings.backoff_max_s,
                                 random.Random())
         self._requests: dict[int, list[Wanted]] = {}
@@ -57,7 +59,7 @@ class Subscriptions:
         self._ask(client, self._wanted)
 
     def _ask(self, client: mqtt.Client, wanted: list[Wanted]) -> None:
-        mid = subscribe(client, self._settings.protocol, wanted)
+        mid = subscribe(client, self._settings.protocol, wanted, self._as_published)
         if mid is not None:
             self._requests[mid] = wanted
 

@@ -36,6 +36,7 @@ from typing import Any
 from firmware.clock import Clock
 from firmware.errors import one_line
 from firmware.store.outbox_db import MAX_SEQ, OutboxError, open_database
+from firmware.store.outbox_db import OutboxDamaged as OutboxDamaged  # re-exported
 from firmware.topics import OUTBOX_KINDS
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,11 @@ class Outbox:
     def note_sent(self, seq: int) -> None:
         """`seq` was handed to a broker (it may reach the server before its PUBACK is seen)."""
         self._sent_through = max(self._sent_through, int(seq))
+
+    def note_refused(self, seq: int) -> None:
+        """The broker refused `seq` (PUBACK >= 0x80): the server cannot have it, so no ack may
+        settle from it on. Everything after it is sent again anyway."""
+        self._sent_through = min(self._sent_through, int(seq) - 1)
 
     def _sent_through_at_open(self) -> int:
         # Every row below the oldest unsettled one was settled, so it was sent; rows above it

@@ -1,8 +1,10 @@
 """The outbox's SQLite file: opened in WAL mode with synchronous=FULL, checked, numbered.
 
 A database gets a random `stream` id when it is created and a `next_seq` counter in its `meta`
-table. A file that is corrupt, refuses WAL, or whose numbering is damaged is refused with one
-line and left untouched, so nothing in it is lost.
+table. A file that is corrupt, empty (zero bytes), or whose numbering is damaged (the meta
+table, or a `next_seq` at or below a seq already held) raises `OutboxDamaged` and is left
+untouched here; the gate keeps it aside and starts a fresh one (firmware.store.damage). A file
+that cannot be opened for other reasons (permissions, WAL refused) raises `OutboxError`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sqlite3
 from pathlib import Path
 
 from firmware.errors import one_line
+from firmware.store.damage import is_damage
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +49,17 @@ class OutboxError(Exception):
     """The outbox's storage failed or cannot be trusted; the message is one line."""
 
 
+class OutboxDamaged(OutboxError):
+    """The file's content cannot be trusted (corrupt, empty, numbering damaged)."""
+
 
 def open_database(path: Path, integrity_check: bool) -> tuple[sqlite3.Connection, str]:
     """Open (or create) the outbox database: WAL, synchronous=FULL, checked; its stream id."""
     where = str(path)
     try:
+        if path.exists() and path.stat().st_size == 0:
+            # SQLite would take it for a new database: a new stream, seq from 1, silently.
+            raise OutboxDamaged(f"outbox {where} is empty (zero bytes); file left untouched")
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
             where, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_S
@@ -67,7 +76,7 @@ def open_database(path: Path, integrity_check: bool) -> tuple[sqlite3.Connection
         if integrity_check:
             verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
             if verdict != "ok":
-                raise OutboxError(
+                raise OutboxDamaged(
                     f"outbox {where} is corrupt ({' '.join(str(verdict).split())}); "
                     "file left untouched"
                 )
@@ -77,7 +86,8 @@ def open_database(path: Path, integrity_check: bool) -> tuple[sqlite3.Connection
         raise
     except sqlite3.Error as exc:
         conn.close()
-        raise OutboxError(
+        error = OutboxDamaged if is_damage(exc) else OutboxError
+        raise error(
             f"outbox {where} is unreadable ({one_line(exc)}); file left untouched"
         ) from exc
     return conn, stream
@@ -88,7 +98,7 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> str:
         for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
             conn.execute(statement)
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        held = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        held, top = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM outbox").fetchone()
         if not meta and not held:
             meta = {
                 "stream": secrets.token_hex(STREAM_BYTES),
@@ -106,7 +116,12 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> str:
     if not (
         re.fullmatch(r"[0-9a-f]{16,32}", stream) and next_seq.isdigit() and int(next_seq) >= 1
     ):
-        raise OutboxError(f"outbox {path}: meta table is damaged; file left untouched")
+        raise OutboxDamaged(f"outbox {path}: meta table is damaged; file left untouched")
+    if int(next_seq) <= int(top):
+        raise OutboxDamaged(
+            f"outbox {path}: sequence counter {next_seq} is not past seq {top} already held; "
+            "file left untouched"
+        )
     if meta.get("schema_version") != str(SCHEMA_VERSION):
         raise OutboxError(
             f"outbox {path}: schema version {meta.get('schema_version')} "

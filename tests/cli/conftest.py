@@ -32,7 +32,8 @@ class Site:
         name: str = "gatekiosk.toml",
     ) -> Path:
         """A config with the simulated thermometer (fast) and camera (small frames)."""
-        brokers_toml = ", ".join(f'"{b}"' for b in (brokers or []))
+        # A config names at least one broker; tools that never connect ignore it.
+        brokers_toml = ", ".join(f'"{b}"' for b in (brokers or ["127.0.0.1:1883"]))
         text = f"""
 [device]
 id = "gate-0042"

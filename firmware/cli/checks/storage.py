@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from firmware.cli.checks import FAIL, PASS, WARN, Check
 from firmware.cli.errors import ERROR_CHARS
@@ -47,3 +48,21 @@ def check_outbox(cfg: Config, clock: Clock) -> Check:
     if high_water:
         return Check("outbox", WARN, f"{detail}: above the high-water mark", data)
     return Check("outbox", PASS, detail, data)
+
+
+def check_stores(cfg: Config) -> Check:
+    """The record of used command ids passes its integrity check, and no damaged store is
+    kept aside in the data dir (README: what a technician does when a store is damaged)."""
+    from firmware.assemble import COMMAND_IDS_FILE
+    from firmware.store.damage import database_verdict, kept_aside
+
+    data_dir = Path(cfg.device.data_dir)
+    kept = [p.name for p in kept_aside(data_dir)]
+    data: dict[str, Any] = {"kept_aside": kept}
+    ids = data_dir / COMMAND_IDS_FILE
+    verdict = database_verdict(ids) if ids.is_file() else None
+    if verdict is not None:
+        return Check("stores", FAIL, f"{ids}: {verdict}", data)
+    if kept:
+        return Check("stores", FAIL, f"damaged store kept aside: {', '.join(kept)}", data)
+    return Check("stores", PASS, "command ids intact, nothing kept aside", data)
