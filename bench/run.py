@@ -1,5 +1,5 @@
-"""Runs every benchmark module (bench/bench_*.py), prints a summary, writes bench/report.json
-and the same readable summary to bench/summary.txt.
+"""Runs every benchmark module (bench/bench_*.py), prints a summary, writes bench/report.json,
+the same readable summary to bench/summary.txt, and bench/REPORT.md (headline figures first).
 
 Each module has `run() -> dict`: it measures, prints its own readable lines, and returns the
 figures to store under its name in the report.
@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 from typing import TextIO
+
+from bench import report_md
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,10 +74,12 @@ def _run(argv: list[str] | None, tee: _Tee) -> int:
         previous["generated_at"], previous["machine"] = report["generated_at"], report["machine"]
         report = previous
     out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    report_md.write(report, HERE / "REPORT.md")
     if not only:
         header = f"gatekiosk benchmarks, {report['generated_at']}, {platform.platform()}\n"
         (HERE / "summary.txt").write_text(header + "".join(tee.lines))
-    print(f"wrote {out.relative_to(HERE.parent)}" + ("" if only else " and bench/summary.txt"))
+    written = "bench/REPORT.md" + ("" if only else " and bench/summary.txt")
+    print(f"wrote {out.relative_to(HERE.parent)}, {written}")
     return 0
 
 

@@ -62,3 +62,17 @@ def test_a_bad_scenario_is_refused_in_one_line_naming_the_key(tmp_path, change, 
                   if t.startswith(key.split(".")[1]))
     assert line.startswith(f"gatekiosk-sim: {path}:{number}: {key}: "), line
     assert message in line
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_make_sims_whole_day_headless_exits_0_with_every_visit_decided_and_nothing_lost():
+    # What `make sim` plays, as CI runs it: the built-in day, headless, as fast as it goes.
+    proc = sim("--headless", "--speed", "max", timeout=540)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["ok"] is True and summary["failures"] == []
+    assert summary["visits_decided"] == summary["visits"] >= 750
+    assert summary["gaps"] == 0 and summary["missing"] == 0 and summary["schema_problems"] == 0
+    assert set(summary["gates"]) >= {"north-in", "north-out"}
