@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -95,13 +94,6 @@ def screen_lines(page: Any, section: str) -> list[tuple[str, str, str]]:
             ".map((p) => [p.lang, p.className, p.textContent])"
         )
     ]
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on (just now)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_boot_server(

@@ -12,7 +12,8 @@ import pytest
 
 from firmware.screen import boot_page
 from firmware.screen.settings import NOTO_CJK_DIR, ScreenSettings
-from host_sim.screen_browser import free_port, start_boot_server
+from host_sim.broker import free_port
+from host_sim.screen_browser import start_boot_server
 
 
 @dataclass

@@ -15,7 +15,8 @@ import pytest
 from firmware.core import prompts
 from firmware.screen import boot, boot_page
 from firmware.screen.settings import NOTO_CJK_DIR, ScreenSettings
-from host_sim.screen_browser import free_port, start_boot_server
+from host_sim.broker import free_port
+from host_sim.screen_browser import start_boot_server
 
 
 def get(url: str, path: str) -> tuple[http.client.HTTPResponse, bytes]:
