@@ -40,6 +40,7 @@ from firmware.cli.checks.devices import (
     check_relay,
     check_thermometer,
 )
+from firmware.cli.checks.face import Runner, check_screen, check_voice, run_quietly
 from firmware.cli.checks.network import check_broker, check_mqtt_credentials
 from firmware.cli.checks.storage import check_outbox, check_stores
 from firmware.cli.checks.system import (
@@ -81,6 +82,7 @@ class Probes:
     thermometer_bus: I2CBus | None = None
     camera: Camera | None = None
     hardware_watchdog: Path = watchdog.HW_WATCHDOG_SYSFS
+    run: Runner = run_quietly  # listing commands (`aplay -L`, `aplay -l`)
 
 
 def run_checks(
@@ -105,7 +107,6 @@ def run_checks(
         ("data dir", lambda: check_data_dir(cfg)),
         ("outbox", lambda: check_outbox(cfg, clock)),
         ("stores", lambda: check_stores(cfg)),
-        ("stores", lambda: check_stores(cfg)),
         ("disk space", lambda: check_disk_space(cfg)),
         ("clock", lambda: check_clock(clock, probes.clock_synced)),
         ("hw watchdog", lambda: Check("hw watchdog",
@@ -119,6 +120,8 @@ def run_checks(
     if door:
         steps.append(("relay", lambda: check_relay(cfg)))
     steps.append(("indicator", lambda: check_indicator(cfg)))
+    steps.append(("screen", lambda: check_screen(cfg)))
+    steps.append(("voice", lambda: check_voice(cfg, probes.run)))
     for name, step in steps:
         try:
             check = step()

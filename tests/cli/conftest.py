@@ -9,17 +9,25 @@ import pytest
 from gpiozero import Device
 
 from firmware.cli import main as cli_main
+from firmware.voice.build import build
+from host_sim.broker import free_port
 from host_sim.rig import write_keys
 
 
 class Site:
-    """Keys and a data dir in `root`; `config()` writes a config using them."""
+    """Keys and a data dir in `root`; `config()` writes a config using them.
 
-    def __init__(self, root: Path) -> None:
+    The screen gets a free port; the voice speaks English from `voice_dir` when given (the
+    clips `gatekiosk voice build` writes), else from a folder with no clips.
+    """
+
+    def __init__(self, root: Path, voice_dir: Path | None = None) -> None:
         self.root = root
         self.keys = write_keys(root / "keys")
         self.data_dir = root / "data"
         self.data_dir.mkdir()
+        self.voice_dir = voice_dir or root / "no-voice"
+        self.screen_port = free_port()
 
     def config(
         self,
@@ -56,6 +64,13 @@ admins = "{admins or self.keys['admins_path']}"
 
 [mqtt]
 brokers = [{brokers_toml}]
+
+[screen]
+port = {self.screen_port}
+
+[voice]
+languages = ["en"]
+audio_dir = "{self.voice_dir}"
 {extra}
 """
         path = self.root / name
@@ -63,9 +78,17 @@ brokers = [{brokers_toml}]
         return path
 
 
+@pytest.fixture(scope="session")
+def voice_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The English clips and the earcons, synthesised once with espeak-ng."""
+    out = tmp_path_factory.mktemp("voice")
+    build(out, ["en"])
+    return out
+
+
 @pytest.fixture
-def site(tmp_path: Path) -> Site:
-    return Site(tmp_path)
+def site(tmp_path: Path, voice_clips: Path) -> Site:
+    return Site(tmp_path, voice_clips)
 
 
 @pytest.fixture

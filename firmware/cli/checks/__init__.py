@@ -1,7 +1,8 @@
 """The checks of `gatekiosk selftest`, one module per part of the kiosk.
 
 `system`: config, user, service, keys, data dir, disk, clock; `storage`: the outbox;
-`devices`: thermometer, camera, relay, indicator; `network`: brokers and MQTT credentials.
+`devices`: thermometer, camera, relay, indicator; `network`: brokers and MQTT credentials;
+`face`: the screen's page and fonts, the voice's clips and sound card.
 Each check returns one `Check`, a line of the checklist; none raises for what it finds.
 """
 
