@@ -1,7 +1,8 @@
 """Every input from the network, fuzzed: server acks, commands, status lists. Each is bounded
 before use, and none raises or acts on what it should refuse.
 
-`GATEKIOSK_FUZZ_EXAMPLES` sets the examples per test (150 in `make test`, 10^5 in `make soak`).
+`GATEKIOSK_FUZZ_EXAMPLES` sets the inputs of a family (150 in `make test`); in `make soak` (10^5)
+these tests get a tenth each, what fits the run's budget (tests/fuzz/README.md).
 """
 
 from __future__ import annotations
