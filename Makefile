@@ -35,6 +35,7 @@ sim: $(STAMP)
 # A reduced run: make soak SOAK_KILLS=60 SOAK_BROKER_RESTARTS=6 SOAK_FUZZ=2000 SOAK_DAYS=1
 SOAK_KILLS ?= 1000
 SOAK_BROKER_RESTARTS ?= 100
+# SOAK_FUZZ: inputs per fuzz family, shared among its tests (tests/fuzz/README.md)
 SOAK_FUZZ ?= 100000
 SOAK_DAYS ?= 7
 soak: $(STAMP)

@@ -116,7 +116,9 @@ def _build(cls: Any, table: Any, path: str) -> Any:
     for key, value in table.items():
         where = f"{path}.{key}" if path else key
         if key not in fields:
-            raise ConfigError(f"{where}: unknown key (expected one of {', '.join(fields)})")
+            # A quoted TOML key may hold a line break: shown escaped, the refusal stays one line.
+            shown = where if where.isprintable() else repr(where)
+            raise ConfigError(f"{shown}: unknown key (expected one of {', '.join(fields)})")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
             kwargs[key] = _build(tp, value, where)

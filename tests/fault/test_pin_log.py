@@ -1,0 +1,42 @@
+"""The `simlog` pin factory keeps a pin's levels in its file when the process is SIGKILLed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from host_sim.pin_log import ENV_VAR, PinLogFactory, read_pin_log
+
+DRIVER = """
+import sys
+from gpiozero import OutputDevice
+relay = OutputDevice(17, initial_value=False)
+relay.on()
+print("on", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_levels_driven_before_a_sigkill_are_in_the_log(tmp_path):
+    log = tmp_path / "pins.log"
+    env = dict(os.environ, GPIOZERO_PIN_FACTORY="simlog", **{ENV_VAR: str(log)})
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"on\n"
+    finally:
+        proc.kill()
+        proc.wait(10)
+    levels = read_pin_log(log)
+    assert [(lv.pid, lv.pin, lv.high) for lv in levels] == [
+        (proc.pid, "GPIO17", False), (proc.pid, "GPIO17", True)]
+    assert levels[0].monotonic <= levels[1].monotonic
+
+
+def test_the_factory_refuses_to_start_without_a_log_file(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    with pytest.raises(RuntimeError, match=ENV_VAR):
+        PinLogFactory()
