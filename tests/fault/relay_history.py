@@ -26,6 +26,23 @@ TOLERANCE_S = 1.5
 RELAY_PIN = "GPIO17"
 
 
+@dataclass(frozen=True)
+class Life:
+    """One gate process: its pid, and when (monotonic) it was started and ended.
+
+    Over a thousand lives the kernel hands out the same pid again, so a life's levels are the
+    ones with its pid logged between its start and its end.
+    """
+
+    pid: int
+    started: float
+    ended: float
+    killed: bool
+
+    def owns(self, level: Level) -> bool:
+        return level.pid == self.pid and self.started <= level.monotonic <= self.ended
+
+
 @dataclass
 class RelayHistory:
     lives: int = 0
@@ -35,16 +52,15 @@ class RelayHistory:
     problems: list[str] = field(default_factory=list)
 
 
-def check_relay(
-    log: Path, relay_pin: str, max_pulse_s: float, ends: dict[int, tuple[float, bool]]
-) -> RelayHistory:
-    """Check every life in `log`; `ends` maps a pid to (monotonic time it ended, was killed)."""
+def check_relay(log: Path, relay_pin: str, max_pulse_s: float, lives: list[Life]) -> RelayHistory:
+    """Check every life in `log`, each from the levels it logged."""
     by_pid: dict[int, list[Level]] = {}
     for level in read_pin_log(log):
         by_pid.setdefault(level.pid, []).append(level)
     history = RelayHistory()
-    for pid, (ended_at, killed) in ends.items():
-        levels = by_pid.get(pid, [])
+    for life in lives:
+        pid, ended_at, killed = life.pid, life.ended, life.killed
+        levels = [lv for lv in by_pid.get(pid, []) if life.owns(lv)]
         if not levels:
             continue  # killed before it drove any pin
         history.lives += 1
@@ -61,9 +77,10 @@ def check_relay(
     return history
 
 
-def relay_low_again(log: Path, pid: int) -> bool:
-    """True once process `pid` has driven the relay high and then low again."""
-    relay = [lv.high for lv in read_pin_log(log) if lv.pid == pid and lv.pin == RELAY_PIN]
+def relay_low_again(log: Path, pid: int, since: float) -> bool:
+    """True once process `pid`, started at `since`, has driven the relay high and low again."""
+    relay = [lv.high for lv in read_pin_log(log)
+             if lv.pid == pid and lv.monotonic >= since and lv.pin == RELAY_PIN]
     return True in relay and not relay[-1]
 
 

@@ -48,7 +48,7 @@ from .gate_process import (
     start_gate,
     write_config,
 )
-from .relay_history import RELAY_PIN, check_relay
+from .relay_history import RELAY_PIN, Life, check_relay
 from .soak_report import record
 
 pytestmark = pytest.mark.broker
@@ -161,7 +161,8 @@ def test_a_full_disk_under_traffic_keeps_the_door_locked_and_loses_nothing(tmp_p
     opened_while_full = [lv for lv in read_pin_log(pin_log(log)) if lv.pin == RELAY_PIN
                          and lv.high and full_from <= lv.wall < back_at]
     assert opened_while_full == [], "the door opened for an event that was not committed"
-    relay = check_relay(pin_log(log), RELAY_PIN, MAX_PULSE_S, {gate.pid: (ended, False)})
+    relay = check_relay(pin_log(log), RELAY_PIN, MAX_PULSE_S,
+                        [Life(gate.pid, started, ended, killed=False)])
     assert relay.problems == [] and relay.highs > 0
     assert "Traceback" not in log.read_text()
     record("disk_full", {

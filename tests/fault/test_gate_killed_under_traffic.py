@@ -44,7 +44,7 @@ from .gate_process import (
     start_gate,
     write_config,
 )
-from .relay_history import RELAY_PIN, check_relay, relay_low_again
+from .relay_history import RELAY_PIN, Life, check_relay, relay_low_again
 from .soak_report import profile_int, record
 
 pytestmark = pytest.mark.broker
@@ -71,16 +71,17 @@ def test_the_gate_killed_at_random_under_traffic_loses_nothing(tmp_path):
         stream, last = None, 0
         restart_every = max(1, KILLS // max(1, BROKER_RESTARTS)) if BROKER_RESTARTS else 0
         broker_restarts = kills_online = 0
-        ends: dict[int, tuple[float, bool]] = {}  # pid -> (when it ended, killed)
+        lives: list[Life] = []
         try:
             for cycle in range(KILLS):
                 online_before = births(server)
+                started = time.monotonic()
                 gate = start_gate(config, log)
                 try:
                     time.sleep(rng.uniform(0.3, 4.0))
                 finally:
                     gate.kill()
-                    ends[gate.pid] = (time.monotonic(), True)
+                    lives.append(Life(gate.pid, started, time.monotonic(), killed=True))
                     gate.wait(10)
                 if births(server) > online_before:
                     kills_online += 1
@@ -94,6 +95,7 @@ def test_the_gate_killed_at_random_under_traffic_loses_nothing(tmp_path):
                     broker.restart()
                     broker_restarts += 1
             traffic.close()
+            started = time.monotonic()
             final = start_gate(config, log)
             try:
                 assert server.wait_until(lambda: server.states.get(GATE, {}).get("state")
@@ -113,13 +115,14 @@ def test_the_gate_killed_at_random_under_traffic_loses_nothing(tmp_path):
                 assert server.wait_until(
                     lambda: any(r["cmd"] == "open" and r["ok"]
                                 for r in server.cmd_results[opens_before:]), 60), "no opening"
-                assert server.wait_until(lambda: relay_low_again(pin_log(log), final.pid), 90)
+                assert server.wait_until(
+                    lambda: relay_low_again(pin_log(log), final.pid, started), 90)
                 traffic_last.close()
                 assert server.wait_until(
                     lambda: server.through(DEVICE, stream) >= outbox_head(db)[1], 60)
                 final.terminate()
                 assert final.wait(30) == 0
-                ends[final.pid] = (time.monotonic(), False)
+                lives.append(Life(final.pid, started, time.monotonic(), killed=False))
                 stream, last = outbox_head(db)
             finally:
                 final.kill()
@@ -134,7 +137,7 @@ def test_the_gate_killed_at_random_under_traffic_loses_nothing(tmp_path):
     assert all(held[seq].event_id == event_id for seq, event_id in rows.items())
     assert server.conflicts == [], "a duplicate differed from its first copy"
     assert server.problems == []
-    relay = check_relay(pin_log(log), RELAY_PIN, MAX_PULSE_S, ends)
+    relay = check_relay(pin_log(log), RELAY_PIN, MAX_PULSE_S, lives)
     assert relay.problems == []
     assert relay.highs > 0, "the pin log missed the traffic"
     openings = [r.payload for r in held.values() if r.payload.get("kind") == "remote_open"]
