@@ -71,6 +71,8 @@ class FleetConfig:
     brokers: list[str] = field(default_factory=list)
     protocol: str = "3.1.1"
     shared: bool = False
+    server_qos: int = 1
+    connect_rate: float = 40.0
     jitter: bool = True
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 8.0
@@ -93,6 +95,7 @@ class FleetRun:
         self.config = config
         self.ctx = multiprocessing.get_context("spawn")
         self.workdir = Path(config.workdir or tempfile.mkdtemp(prefix="gatekiosk-fleet-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         root = SHM if SHM.is_dir() else self.workdir
         # Gates' outboxes on tmpfs: each real gate has its own card; here fsync would be the
         # one disk of the host, serialising a thousand gates' commits.
@@ -126,17 +129,24 @@ class FleetRun:
                 for i in range(c.gates)]
 
     def stores(self) -> list[Path]:
+        """One store per partition; one for all consumers of a share group (any of them may
+        get any gate's record, and an ack must cover what all of them committed)."""
+        if self.config.shared:
+            return [self.workdir / "server.db"]
         return [self.workdir / f"server-{p}.db" for p in range(self.config.partitions)]
 
     def _start_consumers(self, brokers: list[str], specs: list[GateSpec]) -> list[Any]:
         readies = []
-        for p, store in enumerate(self.stores()):
-            mine = [s.gate_id for s in specs if partition_of(s.gate_id, len(self.stores())) == p]
+        stores, partitions = self.stores(), self.config.partitions
+        for p in range(partitions):
+            store = stores[p % len(stores)]
+            mine = [s.gate_id for s in specs if partition_of(s.gate_id, partitions) == p]
             ready = self.ctx.Event()
             proc = self.ctx.Process(
                 target=consumer_main, name=f"fleet-server-{p}", daemon=True,
                 args=(brokers[p % len(brokers):] + brokers[:p % len(brokers)], COMMUNITY, p,
-                      str(store), mine, self.config.shared, self.consumer_stop, ready))
+                      str(store), mine, self.config.shared, self.config.server_qos,
+                      self.consumer_stop, ready))
             proc.start()
             self.procs.append(proc)
             readies.append(ready)
@@ -149,7 +159,7 @@ class FleetRun:
             proc = self.ctx.Process(
                 target=worker_main, name=f"fleet-worker-{w}", daemon=True,
                 args=(w, specs[w::c.workers], c.rate_hz, c.seed * 1000 + w,
-                      c.drain_timeout_s, commands, self.reports))
+                      c.drain_timeout_s, c.workers / c.connect_rate, commands, self.reports))
             proc.start()
             self.commands.append(commands)
             self.procs.append(proc)
@@ -207,7 +217,7 @@ class FleetRun:
             _say(f"{c.partitions} server consumers subscribed in "
                  f"{time.monotonic() - started:.1f} s")
             self._start_workers(specs)
-            deadline = time.monotonic() + START_TIMEOUT_S
+            deadline = time.monotonic() + START_TIMEOUT_S + c.gates / c.connect_rate
             while self._total("connected") < c.gates and time.monotonic() < deadline:
                 self._pump(0.2)
             connected_at = time.time()

@@ -27,7 +27,6 @@ from typing import Any
 from host_sim.fleet.gate import FleetGate, GateSpec
 
 REPORT_S = 0.5
-START_SPREAD_S = 5.0  # the first connects of a worker's gates, spread (a power-on is not a storm)
 
 
 class Traffic:
@@ -98,14 +97,16 @@ def _recovered(gates: list[FleetGate], marks: dict[str, int]) -> bool:
 
 
 def worker_main(index: int, specs: list[GateSpec], rate_hz: float, seed: int,
-                drain_timeout_s: float, commands: Any, reports: Any) -> None:
-    """Process entry point: build and run `specs`, obey `commands`, write to `reports`."""
+                drain_timeout_s: float, start_gap_s: float, commands: Any, reports: Any) -> None:
+    """Process entry point: build and run `specs`, obey `commands`, write to `reports`.
+    The gates' first connects are `start_gap_s` apart (a district's power-on is not a storm:
+    on NATS each connect makes three replicated JetStream consumers)."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     exit_with_parent()
     gates = [FleetGate(spec) for spec in specs]
     for n, gate in enumerate(gates):
         gate.start()
-        time.sleep(START_SPREAD_S / max(len(gates), 1) if n else 0)
+        time.sleep(start_gap_s if n else 0)
     traffic = Traffic(gates, rate_hz, seed)
     marks: dict[str, dict[str, int]] = {}
     finishing_since: float | None = None
