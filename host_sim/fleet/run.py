@@ -108,6 +108,7 @@ class FleetRun:
         self.progress: dict[int, dict[str, Any]] = {}
         self.recovered: dict[str, dict[int, float]] = {}
         self.finals: dict[int, dict[str, Any]] = {}
+        self.connected_at_start = 0
 
     # -- parts ---------------------------------------------------------------------------------
 
@@ -215,13 +216,15 @@ class FleetRun:
                 if not ready.wait(START_TIMEOUT_S * 2):
                     raise TimeoutError("a server consumer did not subscribe in time")
             _say(f"{c.partitions} server consumers subscribed in "
-                 f"{time.monotonic() - started:.1f} s")
+                 f"{time.monotonic() - started:.1f} s after the run began")
             self._start_workers(specs)
             deadline = time.monotonic() + START_TIMEOUT_S + c.gates / c.connect_rate
             while self._total("connected") < c.gates and time.monotonic() < deadline:
                 self._pump(0.2)
             connected_at = time.time()
-            _say(f"{self._total('connected')}/{c.gates} gates connected")
+            self.connected_at_start = self._total("connected")
+            _say(f"{self.connected_at_start}/{c.gates} gates connected "
+                 f"{time.monotonic() - started:.1f} s after the run began")
             for commands in self.commands:
                 commands.put(("go",))
             fault_times = self._traffic(connected_at)
@@ -276,6 +279,7 @@ class FleetRun:
             storms[label] = ledger.connect_rates(connects, at)
             tries[label] = ledger.connect_rates(attempts, at)
         summary["time_to_recover_s"] = recover
+        summary["connected_at_start"] = self.connected_at_start
         summary["undrained_count"] = sum(1 for g in gates if g["oldest_unsettled"] is not None)
         summary["undrained_gates"] = [
             {"device_id": g["device_id"], "unsettled_from": g["oldest_unsettled"],

@@ -30,6 +30,9 @@ def test_shared_consumers_split_the_records_and_store_each_once(mosquitto, tmp_p
     assert done.returncode == 0, done.stderr[-2000:]
     assert summary["stored"] == summary["events_sent"] > 50
     assert (summary["gaps"], summary["conflicts"]) == (0, 0)
+    # Each record went to one consumer of the group; copies come only from the gates' resends
+    # (without the group every consumer would get every record: two extra copies each).
+    assert summary["duplicates"] < summary["events_sent"] / 2, summary
     conn = sqlite3.connect(work / "server.db")
     try:
         by_consumer = dict(conn.execute(
