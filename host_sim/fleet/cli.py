@@ -52,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
                    help="bench only: every gate backs off the same (lock-step reconnects)")
     p.add_argument("--backoff-initial", type=float, default=0.5)
     p.add_argument("--backoff-max", type=float, default=8.0)
+    p.add_argument("--connect-timeout", type=float, default=5.0,
+                   help="a gate's CONNECT-to-CONNACK limit (NATS is slow to set up sessions "
+                        "while hundreds connect)")
     p.add_argument("--drain-timeout", type=float, default=60.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", help="keep the cluster's and server's files here")
@@ -76,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         protocol=args.protocol, shared=args.shared, server_qos=args.server_qos,
         connect_rate=args.connect_rate, jitter=not args.no_jitter,
         backoff_initial_s=args.backoff_initial, backoff_max_s=args.backoff_max,
+        connect_timeout_s=args.connect_timeout,
         faults=args.fault, drain_timeout_s=args.drain_timeout, seed=args.seed,
         workdir=args.workdir,
     )

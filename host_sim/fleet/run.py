@@ -76,6 +76,7 @@ class FleetConfig:
     jitter: bool = True
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 8.0
+    connect_timeout_s: float = 5.0
     faults: list[Fault] = field(default_factory=list)
     drain_timeout_s: float = 60.0
     seed: int = 1
@@ -126,7 +127,8 @@ class FleetRun:
         c = self.config
         return [GateSpec(index=i, brokers=gate_brokers(brokers, i),
                          data_root=str(self.data_root), protocol=c.protocol, jitter=c.jitter,
-                         backoff_initial_s=c.backoff_initial_s, backoff_max_s=c.backoff_max_s)
+                         backoff_initial_s=c.backoff_initial_s, backoff_max_s=c.backoff_max_s,
+                         connect_timeout_s=c.connect_timeout_s)
                 for i in range(c.gates)]
 
     def stores(self) -> list[Path]:

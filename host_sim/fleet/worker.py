@@ -8,7 +8,8 @@ Talks to the orchestrator over two multiprocessing queues. Commands in: `("go",)
 traffic (once the server is subscribed and every gate connected); `("mark", label)` notes
 every gate's last committed seq, and the worker reports `recovered` once every gate is connected
 again and the server has acked everything up to that mark; `("finish",)` stops the traffic,
-waits (bounded) until every record is settled, sends the `final` per-gate snapshots and ends.
+waits (bounded) until every record is settled and every mark is recovered, sends the `final`
+per-gate snapshots and ends.
 Reports out: `progress` every half second (connected gates, records committed, unsettled).
 """
 
@@ -135,8 +136,12 @@ def worker_main(index: int, specs: list[GateSpec], rate_hz: float, seed: int,
                 reports.put({"type": "recovered", "worker": index, "label": label,
                              "t": time.time()})
                 del marks[label]
+            # Done when everything is settled and every fault's mark is resolved: a gate that
+            # had nothing unsettled may still be reconnecting after a late fault, and a final
+            # sent before its `recovered` would make that fault's recovery look like never.
             if finishing_since is not None and (
-                    unsettled == 0 or time.monotonic() - finishing_since > drain_timeout_s):
+                    (unsettled == 0 and not marks)
+                    or time.monotonic() - finishing_since > drain_timeout_s):
                 reports.put({"type": "final", "worker": index, "gates": snaps,
                              "drained": unsettled == 0})
                 return
