@@ -2,11 +2,12 @@
 
 Every gate is the firmware's real outbox and MQTT link in a worker process; the server stand-in
 commits to SQLite and acks; a record counts only once the server holds it and the ledger shows
-no gap. Four runs, each bounded (about a minute): how many gates the cluster holds connected,
-sustained records per second through the cluster with acks, seconds until every gate is back and
-drained after a node is SIGKILLed, and how a full-cluster restart's reconnects spread with and
-without the back-off's jitter. Sizes: GATEKIOSK_BENCH_FLEET_GATES (held, default 1,000) and
-GATEKIOSK_BENCH_FLEET_STORM_GATES (the storm, default 1,000).
+no gap. Five runs, each bounded (the large ones take minutes: their start-up is paced): how
+many gates the cluster holds connected, sustained records per second through the cluster with
+acks, seconds until every gate is back and drained after a node is SIGKILLed, and how a
+full-cluster restart's reconnects spread with and without the back-off's jitter.
+Sizes: GATEKIOSK_BENCH_FLEET_GATES (held, default 1,000) and
+GATEKIOSK_BENCH_FLEET_STORM_GATES (the storm, default 500).
 
 Large fleets connect at start-up at `CONNECT_RATE` gates per second (on NATS each connect makes
 three replicated JetStream consumers) and the server stand-in subscribes at QoS 0 (no consumer
@@ -22,14 +23,12 @@ from typing import Any
 from host_sim.fleet.run import Fault, FleetConfig, FleetRun
 
 HELD_GATES = int(os.environ.get("GATEKIOSK_BENCH_FLEET_GATES", "1000"))
-STORM_GATES = int(os.environ.get("GATEKIOSK_BENCH_FLEET_STORM_GATES", "1000"))
+# 1,000 gates did not all connect on this 2-core host (see hardware/README.md); 500 did.
+STORM_GATES = int(os.environ.get("GATEKIOSK_BENCH_FLEET_STORM_GATES", "500"))
 GATES = 120  # the node kill
 WORKERS = 3
-CONNECT_RATE = 8.0
-# NATS took 2-12 s to set up one MQTT session (three R3 consumers) with hundreds connecting:
-# a gate that gave up after 5 s and connected again made the server tear down and redo it.
-BIG = {"server_qos": 0, "connect_rate": CONNECT_RATE, "drain_timeout_s": 120.0,
-       "connect_timeout_s": 20.0}
+CONNECT_RATE = 10.0
+BIG = {"server_qos": 0, "connect_rate": CONNECT_RATE, "drain_timeout_s": 120.0}
 
 
 def _run(**settings: Any) -> dict[str, Any]:
@@ -43,14 +42,19 @@ def _run(**settings: Any) -> dict[str, Any]:
 def _held() -> dict[str, Any]:
     s = _run(gates=HELD_GATES, workers=WORKERS + 1, partitions=3, rate_hz=0.05,
              duration_s=20.0, **BIG)
-    drained = s["gates"] - s["undrained_count"]
+    # Gates that reported at the end and had nothing unsettled (a worker that never reported
+    # counts none of its gates).
+    reported = s["gates"] * s["workers_reported"] // (WORKERS + 1)
+    drained = reported - s["undrained_count"]
     print(f"   {s['connected_at_start']}/{s['gates']} gates connected by the cluster "
           f"({CONNECT_RATE:g} connects/s at start-up), {WORKERS + 1} worker processes "
           f"({s['gates'] // (WORKERS + 1)} gates each, 2 threads per gate); {drained} gates "
           f"acked to the end (subscriptions working), {s['stored']}/{s['events_sent']} records "
-          f"stored, gaps {s['gaps']}, reconnects {s['reconnects']}, ok={s['ok']}")
+          f"stored, gaps {s['gaps']}, reconnects {s['reconnects']}, workers reported "
+          f"{s['workers_reported']}/{WORKERS + 1}, ok={s['ok']}")
     return {"gates": s["gates"], "connected": s["connected_at_start"], "drained_gates": drained,
-            "workers": WORKERS + 1, "ok": s["ok"], "events_sent": s["events_sent"],
+            "workers": WORKERS + 1, "workers_reported": s["workers_reported"], "ok": s["ok"],
+            "events_sent": s["events_sent"],
             "stored": s["stored"], "gaps": s["gaps"], "reconnects": s["reconnects"]}
 
 

@@ -20,44 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from host_sim.fleet import ledger
+from host_sim.fleet.faults import Fault
 from host_sim.fleet.gate import COMMUNITY, GateSpec, gate_brokers
 from host_sim.fleet.server import consumer_main, partition_of
 from host_sim.fleet.worker import worker_main
 from host_sim.nats_cluster import NatsCluster
 
+__all__ = ["Fault", "FleetConfig", "FleetRun"]
+
 SHM = Path("/dev/shm")
 START_TIMEOUT_S = 60.0
 PROGRESS_EVERY_S = 2.0
-ACTIONS = ("kill", "restart", "kill-all", "restart-all")
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One scheduled fault."""
-
-    at_s: float
-    action: str
-    node: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Fault:
-        """`"5:kill:0"` -> Fault(5.0, "kill", 0); ValueError with one line if malformed."""
-        parts = text.split(":")
-        try:
-            at = float(parts[0])
-            action = parts[1]
-            node = int(parts[2]) if len(parts) > 2 else None
-        except (IndexError, ValueError) as exc:
-            raise ValueError(f"fault {text!r} is not AT:ACTION[:NODE]") from exc
-        if action not in ACTIONS or (action in ("kill", "restart")) != (node is not None):
-            raise ValueError(f"fault {text!r}: action one of {ACTIONS}, NODE for kill/restart")
-        return cls(at, action, node)
-
-    @property
-    def label(self) -> str:
-        return f"{self.at_s:g}:{self.action}" + ("" if self.node is None else f":{self.node}")
-
-
 @dataclass
 class FleetConfig:
     """What to run; defaults make a small, quick fleet."""
@@ -221,8 +194,13 @@ class FleetRun:
                  f"{time.monotonic() - started:.1f} s after the run began")
             self._start_workers(specs)
             deadline = time.monotonic() + START_TIMEOUT_S + c.gates / c.connect_rate
+            next_say = time.monotonic() + PROGRESS_EVERY_S
             while self._total("connected") < c.gates and time.monotonic() < deadline:
                 self._pump(0.2)
+                if time.monotonic() >= next_say:
+                    next_say += PROGRESS_EVERY_S * 5
+                    _say(f"starting: {self._total('started')} started, "
+                         f"{self._total('connected')}/{c.gates} connected")
             connected_at = time.time()
             self.connected_at_start = self._total("connected")
             _say(f"{self.connected_at_start}/{c.gates} gates connected "

@@ -105,8 +105,14 @@ def worker_main(index: int, specs: list[GateSpec], rate_hz: float, seed: int,
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     exit_with_parent()
     gates = [FleetGate(spec) for spec in specs]
+    next_report = time.monotonic()
     for n, gate in enumerate(gates):
         gate.start()
+        if time.monotonic() >= next_report:  # the orchestrator sees the start-up as it goes
+            next_report = time.monotonic() + REPORT_S
+            reports.put({"type": "progress", "worker": index, "t": time.time(),
+                         "gates": len(gates), "started": n + 1,
+                         "connected": sum(g.link.connected for g in gates[:n + 1])})
         time.sleep(start_gap_s if n else 0)
     traffic = Traffic(gates, rate_hz, seed)
     marks: dict[str, dict[str, int]] = {}
