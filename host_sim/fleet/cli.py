@@ -2,7 +2,7 @@
 
     gatekiosk-sim fleet [--gates N] [--workers W] [--partitions P] [--rate HZ] [--duration S]
                         [--nodes K | --broker HOST:PORT ...] [--fault AT:ACTION[:NODE] ...]
-                        [--no-jitter] [--shared]
+                        [--no-jitter] [--shared] [--server-qos 0|1] [--connect-rate R]
 
 Without `--broker` it starts its own K-node NATS cluster (JetStream, MQTT, 3 replicas). Progress
 goes to stderr; the last line on stdout is the summary (events sent, stored, duplicates, gaps,
@@ -40,12 +40,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=("3.1.1", "5"), default="3.1.1")
     p.add_argument("--shared", action="store_true",
                    help="server consumers share $share/ wildcards (MQTT 5 brokers only)")
+    p.add_argument("--server-qos", type=int, choices=(0, 1), default=1,
+                   help="QoS of the server's subscriptions (0: no JetStream consumer each on "
+                        "NATS; a record the server missed comes again after the gate's ack "
+                        "timeout)")
+    p.add_argument("--connect-rate", type=float, default=40.0,
+                   help="gates' first connects per second at start-up, over all workers")
     p.add_argument("--fault", action="append", default=[], type=_fault,
                    help="AT:ACTION[:NODE], ACTION one of kill, restart, kill-all, restart-all")
     p.add_argument("--no-jitter", action="store_true",
                    help="bench only: every gate backs off the same (lock-step reconnects)")
     p.add_argument("--backoff-initial", type=float, default=0.5)
     p.add_argument("--backoff-max", type=float, default=8.0)
+    p.add_argument("--connect-timeout", type=float, default=5.0,
+                   help="a gate's CONNECT-to-CONNACK limit (NATS is slow to set up sessions "
+                        "while hundreds connect)")
     p.add_argument("--drain-timeout", type=float, default=60.0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir", help="keep the cluster's and server's files here")
@@ -55,8 +64,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    if args.gates < 1 or args.workers < 1 or args.partitions < 1 or args.rate < 0:
-        print("gatekiosk-sim fleet: gates, workers and partitions >= 1, rate >= 0",
+    if (args.gates < 1 or args.workers < 1 or args.partitions < 1 or args.rate < 0
+            or args.connect_rate <= 0):
+        print("gatekiosk-sim fleet: gates, workers and partitions >= 1, rate >= 0, "
+              "connect rate > 0",
               file=sys.stderr)
         return 2
     if args.shared and args.protocol != "5" and not args.broker:
@@ -65,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     config = FleetConfig(
         gates=args.gates, workers=min(args.workers, args.gates), partitions=args.partitions,
         rate_hz=args.rate, duration_s=args.duration, nodes=args.nodes, brokers=args.broker,
-        protocol=args.protocol, shared=args.shared, jitter=not args.no_jitter,
+        protocol=args.protocol, shared=args.shared, server_qos=args.server_qos,
+        connect_rate=args.connect_rate, jitter=not args.no_jitter,
         backoff_initial_s=args.backoff_initial, backoff_max_s=args.backoff_max,
+        connect_timeout_s=args.connect_timeout,
         faults=args.fault, drain_timeout_s=args.drain_timeout, seed=args.seed,
         workdir=args.workdir,
     )

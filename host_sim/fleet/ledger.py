@@ -17,24 +17,34 @@ from typing import Any
 
 
 def server_records(stores: Iterable[Path]) -> dict[tuple[str, str], dict[str, int]]:
-    """Per (device, stream): held seqs, highest seq, extra copies, conflicts."""
-    totals: dict[tuple[str, str], dict[str, int]] = {}
+    """Per (device, stream): held seqs, highest seq, extra copies, conflicts — over every store
+    together (with shared subscriptions a resent record may land on another consumer: it is
+    held once, and its second copy is a duplicate there too)."""
+    seen: dict[tuple[str, str, int], tuple[str, int, int]] = {}  # -> event_id, copies, conflicts
     for path in stores:
         if not path.exists():
             continue
         conn = sqlite3.connect(path)
         try:
             rows = conn.execute(
-                "SELECT device_id, stream, count(*), max(seq), sum(copies - 1), sum(conflicts)"
-                " FROM records GROUP BY device_id, stream").fetchall()
+                "SELECT device_id, stream, seq, event_id, copies, conflicts FROM records"
+            ).fetchall()
         finally:
             conn.close()
-        for device, stream, held, top, extra, conflicts in rows:
-            entry = totals.setdefault((device, stream), Counter())
-            entry["held"] += held
-            entry["max_seq"] = max(entry["max_seq"], top)
-            entry["duplicates"] += extra
-            entry["conflicts"] += conflicts
+        for device, stream, seq, event_id, copies, conflicts in rows:
+            key = (device, stream, seq)
+            if key in seen:
+                first, had, clashes = seen[key]
+                seen[key] = (first, had + copies, clashes + conflicts + (event_id != first))
+            else:
+                seen[key] = (event_id, copies, conflicts)
+    totals: dict[tuple[str, str], dict[str, int]] = {}
+    for (device, stream, seq), (_event_id, copies, conflicts) in seen.items():
+        entry = totals.setdefault((device, stream), Counter())
+        entry["held"] += 1
+        entry["max_seq"] = max(entry["max_seq"], seq)
+        entry["duplicates"] += copies - 1
+        entry["conflicts"] += conflicts
     return totals
 
 

@@ -20,44 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from host_sim.fleet import ledger
+from host_sim.fleet.faults import Fault
 from host_sim.fleet.gate import COMMUNITY, GateSpec, gate_brokers
 from host_sim.fleet.server import consumer_main, partition_of
 from host_sim.fleet.worker import worker_main
 from host_sim.nats_cluster import NatsCluster
 
+__all__ = ["Fault", "FleetConfig", "FleetRun"]
+
 SHM = Path("/dev/shm")
 START_TIMEOUT_S = 60.0
 PROGRESS_EVERY_S = 2.0
-ACTIONS = ("kill", "restart", "kill-all", "restart-all")
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One scheduled fault."""
-
-    at_s: float
-    action: str
-    node: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Fault:
-        """`"5:kill:0"` -> Fault(5.0, "kill", 0); ValueError with one line if malformed."""
-        parts = text.split(":")
-        try:
-            at = float(parts[0])
-            action = parts[1]
-            node = int(parts[2]) if len(parts) > 2 else None
-        except (IndexError, ValueError) as exc:
-            raise ValueError(f"fault {text!r} is not AT:ACTION[:NODE]") from exc
-        if action not in ACTIONS or (action in ("kill", "restart")) != (node is not None):
-            raise ValueError(f"fault {text!r}: action one of {ACTIONS}, NODE for kill/restart")
-        return cls(at, action, node)
-
-    @property
-    def label(self) -> str:
-        return f"{self.at_s:g}:{self.action}" + ("" if self.node is None else f":{self.node}")
-
-
 @dataclass
 class FleetConfig:
     """What to run; defaults make a small, quick fleet."""
@@ -71,9 +44,12 @@ class FleetConfig:
     brokers: list[str] = field(default_factory=list)
     protocol: str = "3.1.1"
     shared: bool = False
+    server_qos: int = 1
+    connect_rate: float = 40.0
     jitter: bool = True
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 8.0
+    connect_timeout_s: float = 5.0
     faults: list[Fault] = field(default_factory=list)
     drain_timeout_s: float = 60.0
     seed: int = 1
@@ -93,6 +69,7 @@ class FleetRun:
         self.config = config
         self.ctx = multiprocessing.get_context("spawn")
         self.workdir = Path(config.workdir or tempfile.mkdtemp(prefix="gatekiosk-fleet-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         root = SHM if SHM.is_dir() else self.workdir
         # Gates' outboxes on tmpfs: each real gate has its own card; here fsync would be the
         # one disk of the host, serialising a thousand gates' commits.
@@ -105,6 +82,7 @@ class FleetRun:
         self.progress: dict[int, dict[str, Any]] = {}
         self.recovered: dict[str, dict[int, float]] = {}
         self.finals: dict[int, dict[str, Any]] = {}
+        self.connected_at_start = 0
 
     # -- parts ---------------------------------------------------------------------------------
 
@@ -122,21 +100,29 @@ class FleetRun:
         c = self.config
         return [GateSpec(index=i, brokers=gate_brokers(brokers, i),
                          data_root=str(self.data_root), protocol=c.protocol, jitter=c.jitter,
-                         backoff_initial_s=c.backoff_initial_s, backoff_max_s=c.backoff_max_s)
+                         backoff_initial_s=c.backoff_initial_s, backoff_max_s=c.backoff_max_s,
+                         connect_timeout_s=c.connect_timeout_s)
                 for i in range(c.gates)]
 
     def stores(self) -> list[Path]:
+        """One store per partition; one for all consumers of a share group (any of them may
+        get any gate's record, and an ack must cover what all of them committed)."""
+        if self.config.shared:
+            return [self.workdir / "server.db"]
         return [self.workdir / f"server-{p}.db" for p in range(self.config.partitions)]
 
     def _start_consumers(self, brokers: list[str], specs: list[GateSpec]) -> list[Any]:
         readies = []
-        for p, store in enumerate(self.stores()):
-            mine = [s.gate_id for s in specs if partition_of(s.gate_id, len(self.stores())) == p]
+        stores, partitions = self.stores(), self.config.partitions
+        for p in range(partitions):
+            store = stores[p % len(stores)]
+            mine = [s.gate_id for s in specs if partition_of(s.gate_id, partitions) == p]
             ready = self.ctx.Event()
             proc = self.ctx.Process(
                 target=consumer_main, name=f"fleet-server-{p}", daemon=True,
                 args=(brokers[p % len(brokers):] + brokers[:p % len(brokers)], COMMUNITY, p,
-                      str(store), mine, self.config.shared, self.consumer_stop, ready))
+                      str(store), mine, self.config.shared, self.config.server_qos,
+                      self.consumer_stop, ready))
             proc.start()
             self.procs.append(proc)
             readies.append(ready)
@@ -149,7 +135,7 @@ class FleetRun:
             proc = self.ctx.Process(
                 target=worker_main, name=f"fleet-worker-{w}", daemon=True,
                 args=(w, specs[w::c.workers], c.rate_hz, c.seed * 1000 + w,
-                      c.drain_timeout_s, commands, self.reports))
+                      c.drain_timeout_s, c.workers / c.connect_rate, commands, self.reports))
             proc.start()
             self.commands.append(commands)
             self.procs.append(proc)
@@ -205,13 +191,20 @@ class FleetRun:
                 if not ready.wait(START_TIMEOUT_S * 2):
                     raise TimeoutError("a server consumer did not subscribe in time")
             _say(f"{c.partitions} server consumers subscribed in "
-                 f"{time.monotonic() - started:.1f} s")
+                 f"{time.monotonic() - started:.1f} s after the run began")
             self._start_workers(specs)
-            deadline = time.monotonic() + START_TIMEOUT_S
+            deadline = time.monotonic() + START_TIMEOUT_S + c.gates / c.connect_rate
+            next_say = time.monotonic() + PROGRESS_EVERY_S
             while self._total("connected") < c.gates and time.monotonic() < deadline:
                 self._pump(0.2)
+                if time.monotonic() >= next_say:
+                    next_say += PROGRESS_EVERY_S * 5
+                    _say(f"starting: {self._total('started')} started, "
+                         f"{self._total('connected')}/{c.gates} connected")
             connected_at = time.time()
-            _say(f"{self._total('connected')}/{c.gates} gates connected")
+            self.connected_at_start = self._total("connected")
+            _say(f"{self.connected_at_start}/{c.gates} gates connected "
+                 f"{time.monotonic() - started:.1f} s after the run began")
             for commands in self.commands:
                 commands.put(("go",))
             fault_times = self._traffic(connected_at)
@@ -266,6 +259,7 @@ class FleetRun:
             storms[label] = ledger.connect_rates(connects, at)
             tries[label] = ledger.connect_rates(attempts, at)
         summary["time_to_recover_s"] = recover
+        summary["connected_at_start"] = self.connected_at_start
         summary["undrained_count"] = sum(1 for g in gates if g["oldest_unsettled"] is not None)
         summary["undrained_gates"] = [
             {"device_id": g["device_id"], "unsettled_from": g["oldest_unsettled"],

@@ -48,13 +48,14 @@ SESSION_EXPIRY_S = 3600
 RECONNECT_PAUSE_S = 0.3
 SHARE_GROUP = "community-server"
 RESUBSCRIBE_MAX_S = 5.0
+STORE_BUSY_S = 30.0  # consumers sharing one store wait for each other's commits
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     device_id TEXT NOT NULL, stream TEXT NOT NULL, seq INTEGER NOT NULL,
     event_id TEXT NOT NULL, gate_id TEXT NOT NULL, kind TEXT NOT NULL,
     copies INTEGER NOT NULL DEFAULT 1, conflicts INTEGER NOT NULL DEFAULT 0,
-    first_at REAL NOT NULL,
+    first_at REAL NOT NULL, first_by INTEGER NOT NULL,
     PRIMARY KEY (device_id, stream, seq)
 ) WITHOUT ROWID
 """
@@ -66,8 +67,10 @@ def partition_of(gate_id: str, partitions: int) -> int:
 
 
 def open_store(path: Path) -> sqlite3.Connection:
-    """A consumer's SQLite store (WAL, NORMAL: a killed stand-in keeps every commit)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    """A consumer's SQLite store (WAL, NORMAL: a killed stand-in keeps every commit); with
+    shared subscriptions every consumer opens the same one."""
+    conn = sqlite3.connect(path, timeout=STORE_BUSY_S, isolation_level=None,
+                           check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(SCHEMA)
@@ -78,15 +81,16 @@ class Consumer:
     """One partition of the stand-in: an MQTT session, a SQLite file, a committer thread."""
 
     def __init__(self, brokers: Sequence[str], community: str, index: int, store: Path, *,
-                 gate_ids: Sequence[str] = (), shared: bool = False) -> None:
+                 gate_ids: Sequence[str] = (), shared: bool = False, qos: int = 1) -> None:
         self._brokers = [parse_broker(b) for b in brokers]
         self._community = topics.validate_id(community, "community_id")
+        self._index = index
         self._client_id = f"community-server-{index}"
         self._shared = shared
+        self._qos = qos
         self._gate_ids = list(gate_ids)
         self._conn = open_store(store)
         self._through: dict[tuple[str, str], int] = {}
-        self._held: dict[tuple[str, str], set[int]] = {}
         self._gate_of: dict[tuple[str, str], str] = {}
         self._inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._stopping = threading.Event()
@@ -175,7 +179,7 @@ class Consumer:
         for start in range(0, len(wanted), SUBSCRIBE_CHUNK):
             chunk = wanted[start:start + SUBSCRIBE_CHUNK]
             with self._sub_lock:
-                _rc, mid = client.subscribe([(t, 1) for t in chunk])
+                _rc, mid = client.subscribe([(t, self._qos) for t in chunk])
                 if mid is not None:
                     self._asked[mid] = chunk
 
@@ -240,23 +244,26 @@ class Consumer:
         conn.execute("BEGIN IMMEDIATE")
         for device, stream, seq, event_id, gate, kind in rows:
             conn.execute(
-                "INSERT INTO records (device_id, stream, seq, event_id, gate_id, kind, first_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, stream, seq) DO UPDATE"
-                " SET copies = copies + 1,"
+                "INSERT INTO records (device_id, stream, seq, event_id, gate_id, kind, first_at,"
+                " first_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (device_id, stream, seq) DO UPDATE SET copies = copies + 1,"
                 " conflicts = conflicts + (excluded.event_id != records.event_id)",
-                (device, stream, seq, event_id, gate, kind, now))
+                (device, stream, seq, event_id, gate, kind, now, self._index))
         conn.execute("COMMIT")
         touched: set[tuple[str, str]] = set()
-        for device, stream, seq, _event_id, gate, _kind in rows:
-            key = (device, stream)
-            self._gate_of[key] = gate
-            self._held.setdefault(key, set()).add(seq)
-            touched.add(key)
+        for device, stream, _seq, _event_id, gate, _kind in rows:
+            self._gate_of[(device, stream)] = gate
+            touched.add((device, stream))
         for key in touched:
-            held, through = self._held[key], self._through.get(key, 0)
-            while through + 1 in held:
-                through += 1
-            held.difference_update(range(min(held, default=through + 1), through + 1))
+            # From the store, not from memory: consumers sharing one store (shared
+            # subscriptions) ack what any of them committed.
+            through = self._through.get(key, 0)
+            for (seq,) in conn.execute(
+                    "SELECT seq FROM records WHERE device_id = ? AND stream = ? AND seq > ?"
+                    " ORDER BY seq", (*key, through)):
+                if seq != through + 1:
+                    break
+                through = seq
             self._through[key] = through
             self._ack(key, through)
 
@@ -270,14 +277,14 @@ class Consumer:
 
 
 def consumer_main(brokers: list[str], community: str, index: int, store: str,
-                  gate_ids: list[str], shared: bool, stop: Any, ready: Any) -> None:
+                  gate_ids: list[str], shared: bool, qos: int, stop: Any, ready: Any) -> None:
     """Process entry point of one consumer (`stop`, `ready`: multiprocessing events)."""
     from host_sim.fleet.worker import exit_with_parent
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     exit_with_parent()
     consumer = Consumer(brokers, community, index, Path(store), gate_ids=gate_ids,
-                        shared=shared)
+                        shared=shared, qos=qos)
     halt = threading.Event()
 
     def watch() -> None:

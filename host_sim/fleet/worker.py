@@ -8,7 +8,8 @@ Talks to the orchestrator over two multiprocessing queues. Commands in: `("go",)
 traffic (once the server is subscribed and every gate connected); `("mark", label)` notes
 every gate's last committed seq, and the worker reports `recovered` once every gate is connected
 again and the server has acked everything up to that mark; `("finish",)` stops the traffic,
-waits (bounded) until every record is settled, sends the `final` per-gate snapshots and ends.
+waits (bounded) until every record is settled and every mark is recovered, sends the `final`
+per-gate snapshots and ends.
 Reports out: `progress` every half second (connected gates, records committed, unsettled).
 """
 
@@ -27,7 +28,6 @@ from typing import Any
 from host_sim.fleet.gate import FleetGate, GateSpec
 
 REPORT_S = 0.5
-START_SPREAD_S = 5.0  # the first connects of a worker's gates, spread (a power-on is not a storm)
 
 
 class Traffic:
@@ -98,14 +98,22 @@ def _recovered(gates: list[FleetGate], marks: dict[str, int]) -> bool:
 
 
 def worker_main(index: int, specs: list[GateSpec], rate_hz: float, seed: int,
-                drain_timeout_s: float, commands: Any, reports: Any) -> None:
-    """Process entry point: build and run `specs`, obey `commands`, write to `reports`."""
+                drain_timeout_s: float, start_gap_s: float, commands: Any, reports: Any) -> None:
+    """Process entry point: build and run `specs`, obey `commands`, write to `reports`.
+    The gates' first connects are `start_gap_s` apart (a district's power-on is not a storm:
+    on NATS each connect makes three replicated JetStream consumers)."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     exit_with_parent()
     gates = [FleetGate(spec) for spec in specs]
+    next_report = time.monotonic()
     for n, gate in enumerate(gates):
         gate.start()
-        time.sleep(START_SPREAD_S / max(len(gates), 1) if n else 0)
+        if time.monotonic() >= next_report:  # the orchestrator sees the start-up as it goes
+            next_report = time.monotonic() + REPORT_S
+            reports.put({"type": "progress", "worker": index, "t": time.time(),
+                         "gates": len(gates), "started": n + 1,
+                         "connected": sum(g.link.connected for g in gates[:n + 1])})
+        time.sleep(start_gap_s if n else 0)
     traffic = Traffic(gates, rate_hz, seed)
     marks: dict[str, dict[str, int]] = {}
     finishing_since: float | None = None
@@ -134,8 +142,12 @@ def worker_main(index: int, specs: list[GateSpec], rate_hz: float, seed: int,
                 reports.put({"type": "recovered", "worker": index, "label": label,
                              "t": time.time()})
                 del marks[label]
+            # Done when everything is settled and every fault's mark is resolved: a gate that
+            # had nothing unsettled may still be reconnecting after a late fault, and a final
+            # sent before its `recovered` would make that fault's recovery look like never.
             if finishing_since is not None and (
-                    unsettled == 0 or time.monotonic() - finishing_since > drain_timeout_s):
+                    (unsettled == 0 and not marks)
+                    or time.monotonic() - finishing_since > drain_timeout_s):
                 reports.put({"type": "final", "worker": index, "gates": snaps,
                              "drained": unsettled == 0})
                 return

@@ -16,15 +16,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from host_sim.fleet import ledger
 from host_sim.fleet.gate import FleetGate, GateSpec, gate_brokers
 from host_sim.fleet.server import Consumer, partition_of
 from host_sim.fleet.worker import stop_all
 from host_sim.nats_cluster import NatsCluster
+from host_sim.publisher import publish
 
 pytestmark = pytest.mark.cluster
 
@@ -39,21 +38,12 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, interval_s: float 
     return True
 
 
-def publish_311(address: str, topic: str, payload: bytes | str, *, retain: bool = False,
-                timeout_s: float = 10.0) -> None:
-    """Publish once at QoS 1 over MQTT 3.1.1 (the cluster refuses MQTT 5) and wait for PUBACK."""
+def publish_311(address: str, topic: str, payload: bytes | str, *,
+                retain: bool = False) -> None:
+    """Publish once at QoS 1 over MQTT 3.1.1 (the cluster refuses MQTT 5), wait for PUBACK."""
     host, port = address.rsplit(":", 1)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"publisher-{time.time_ns()}",
-                         protocol=MQTTProtocolVersion.MQTTv311)
-    try:
-        client.connect(host, int(port), keepalive=10)
-        client.loop_start()
-        info = client.publish(topic, payload, qos=1, retain=retain)
-        info.wait_for_publish(timeout_s)
-        assert info.is_published(), f"{topic}: no PUBACK within {timeout_s} s"
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    publish(host, int(port), topic, payload, retain=retain, timeout_s=10.0,
+            client_id=f"publisher-{time.time_ns()}", protocol="3.1.1")
 
 
 @pytest.fixture

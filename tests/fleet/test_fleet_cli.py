@@ -71,6 +71,7 @@ def test_jitter_spreads_the_reconnect_attempts_of_a_full_cluster_restart():
         assert code == 0, stderr[-3000:]
         assert summary["time_to_recover_s"]["12:restart-all"] is not None
         runs[jitter or "jitter"] = summary["attempts_after_fault"]["4:kill-all"]
-    # Without jitter every gate tries at the same instants: one 100 ms bin holds them all.
-    assert runs["--no-jitter"]["peak_per_s"] >= 60 * 10, runs
+    # Without jitter every gate tries at the same instants. The 100 ms bins start at the first
+    # attempt, so a lock-step burst may straddle a bin edge: one bin holds at least half.
+    assert runs["--no-jitter"]["peak_per_s"] >= 60 * 10 / 2, runs
     assert runs["jitter"]["p99_per_s"] < runs["--no-jitter"]["p99_per_s"] / 2, runs
