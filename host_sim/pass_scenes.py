@@ -152,18 +152,21 @@ def entering(
     start_mm = min(3000.0, card.distance_mm * float(rng.uniform(1.2, 1.8)))
     held = presentation(rng, scene, count)
     shown: list[Scene] = []
-    previous: tuple[float, float] | None = None
+    eased = 0.0
     for index, still in enumerate(held):
         progress = min(1.0, index / (enter_s * fps))
         ease = progress * progress * (3.0 - 2.0 * progress)
         assert still.card is not None
+        # The way in, on top of the hand's shake around the held pose; only the way in smears
+        # (the scene's own motion blur already stands for the shake).
+        away = 1.0 - ease
         offset = (
-            start[0] + (still.card.offset[0] - start[0]) * ease,
-            start[1] + (still.card.offset[1] - start[1]) * ease,
+            still.card.offset[0] + (start[0] - card.offset[0]) * away,
+            still.card.offset[1] + (start[1] - card.offset[1]) * away,
         )
-        last = previous or offset
-        step = (offset[0] - last[0], offset[1] - last[1])
-        previous = offset
+        step = ((start[0] - card.offset[0]) * (eased - ease),
+                (start[1] - card.offset[1]) * (eased - ease))
+        eased = ease
         # Offsets are fractions of the half-frame: 320 x 240 pixels of the reference frame.
         smear = min(_MAX_SMEAR_PX, EXPOSURE_SHARE * math.hypot(320.0 * step[0], 240.0 * step[1]))
         conditions = still.conditions
