@@ -82,8 +82,8 @@ def time_to_read(form: str) -> dict[str, Any]:
         "presentations": ENTRIES,
         "fps": FPS,
         "held_s": HOLD_S,
-        "p50_s": percentile(times, 0.5) if times else None,
-        "p99_s": percentile(times, 0.99) if times else None,
+        "p50_s": round(percentile(times, 0.5), 3) if times else None,
+        "p99_s": round(percentile(times, 0.99), 3) if times else None,
         "never_read_share": never / ENTRIES,
         "frames_decoded": frames_decoded,
     }
