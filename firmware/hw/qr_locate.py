@@ -4,7 +4,7 @@
 of a frame cheaply, on a copy a quarter of the size or smaller: a QR symbol is a patch of
 dense luma steps in every direction (across, down and both diagonals), where most of an
 entrance hall's texture (blinds, lines of text, door frames, at whatever angle) is flat along
-one of them. The box is the compact connected patch around the strongest point. It is a
+one of them. The box is the connected patch around the strongest point. It is a
 guess, not a detection: a wrong guess only costs the time of one cropped decoding attempt.
 
 The image operations (crop with scaling, edge padding, unsharp masking, contrast stretch) use
@@ -29,10 +29,8 @@ LOCATOR_WIDTH_PX = 160
 # A patch is code-like when its weaker-direction edge energy (mean absolute luma step of the
 # downscaled copy) reaches this; an empty wall or a blurred hall stays below it.
 LOCATOR_MIN_ENERGY = 6.0
-# The code is the connected patch around the peak where the energy reaches a share of it:
-# the lowest of these shares at which the patch is compact (fills LOCATOR_MIN_FILL of its box).
-LOCATOR_FRACTIONS = (0.35, 0.5, 0.65)
-LOCATOR_MIN_FILL = 0.5
+# The code is the connected patch around the peak where the energy reaches this share of it.
+LOCATOR_FRACTION = 0.35
 
 # The locator's box is grown by this fraction of its side (the quiet zone has no edges).
 LOCATOR_MARGIN = 0.15
@@ -111,17 +109,12 @@ def locate_code(gray: GrayFrame) -> Region | None:
     if peak < LOCATOR_MIN_ENERGY:
         return None
     row, col = np.unravel_index(int(np.argmax(energy)), energy.shape)
-    for fraction in LOCATOR_FRACTIONS:
-        strong = (energy >= fraction * peak).astype(np.uint8)
-        _, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
-        left, top, across_px, down_px, area = (int(v) for v in stats[labels[row, col], :5])
-        # A code, even turned, fills at least half its box; a patch joined to the hall's
-        # clutter does not: look again at a higher level.
-        if area >= LOCATOR_MIN_FILL * across_px * down_px:
-            break
-    # The energy map is the code's box blurred by the window, thresholded at `fraction` of
-    # its height: the component reaches about (0.5 - fraction) windows beyond the code.
-    inset = window * (0.5 - fraction)
+    strong = (energy >= LOCATOR_FRACTION * peak).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
+    left, top, across_px, down_px = (int(v) for v in stats[labels[row, col], :4])
+    # The energy map is the code's box blurred by the window, thresholded at LOCATOR_FRACTION
+    # of its height: the patch reaches about (0.5 - LOCATOR_FRACTION) windows beyond the code.
+    inset = window * (0.5 - LOCATOR_FRACTION)
     box = Region(
         round((left + inset) * step), round((top + inset) * step),
         round((left + across_px - inset + 1) * step), round((top + down_px - inset + 1) * step),
