@@ -7,11 +7,15 @@
 - `presentation(rng, scene, frames)`: the frames of one person holding a pass up: the same
   scene with a hand's small movements and the glare moving with them.
 - `distance_scene(rng, text, distance_mm)`: a typical pass held facing the camera at a distance.
+- `entering(rng, scene, fps, hold_s)`: the frames of a phone entering the view from beyond
+  its edge and from farther away, slowing into `scene`'s pose (smeared by its own speed on
+  the way), then held with a hand's shake.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import string
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -124,3 +128,58 @@ def distance_scene(rng: np.random.Generator, text: str, distance_mm: float) -> S
     )
     conditions = Conditions(noise=float(rng.uniform(1.5, 4.0)))
     return Scene(card, conditions, int(rng.integers(0, 4)))
+
+
+# A phone entering the view: it comes in from beyond the frame's edge and from farther away,
+# slows down as it reaches where it is held (a smoothstep), then is held with a hand's shake.
+ENTER_S = 0.5
+# Share of a frame interval the sensor integrates: how much of a frame's movement smears.
+EXPOSURE_SHARE = 0.25
+_MAX_SMEAR_PX = 40.0
+
+
+def entering(
+    rng: np.random.Generator, scene: Scene, fps: float, hold_s: float, enter_s: float = ENTER_S
+) -> list[Scene]:
+    """The frames, at `fps`, of a phone entering the view and settling into `scene`'s pose,
+    then held for `hold_s`; frame 0 is taken as it enters."""
+    card = scene.card
+    count = max(1, round((enter_s + hold_s) * fps))
+    if card is None:
+        return [scene] * count
+    angle = float(rng.uniform(0.0, 2.0 * math.pi))
+    start = (card.offset[0] + 1.4 * math.cos(angle), card.offset[1] + 1.4 * math.sin(angle))
+    start_mm = min(3000.0, card.distance_mm * float(rng.uniform(1.2, 1.8)))
+    held = presentation(rng, scene, count)
+    shown: list[Scene] = []
+    eased = 0.0
+    for index, still in enumerate(held):
+        progress = min(1.0, index / (enter_s * fps))
+        ease = progress * progress * (3.0 - 2.0 * progress)
+        assert still.card is not None
+        # The way in, on top of the hand's shake around the held pose; only the way in smears
+        # (the scene's own motion blur already stands for the shake).
+        away = 1.0 - ease
+        offset = (
+            still.card.offset[0] + (start[0] - card.offset[0]) * away,
+            still.card.offset[1] + (start[1] - card.offset[1]) * away,
+        )
+        step = ((start[0] - card.offset[0]) * (eased - ease),
+                (start[1] - card.offset[1]) * (eased - ease))
+        eased = ease
+        # Offsets are fractions of the half-frame: 320 x 240 pixels of the reference frame.
+        smear = min(_MAX_SMEAR_PX, EXPOSURE_SHARE * math.hypot(320.0 * step[0], 240.0 * step[1]))
+        conditions = still.conditions
+        if smear > 0.5:
+            conditions = replace(
+                conditions,
+                motion_px=conditions.motion_px + smear,
+                motion_angle_deg=math.degrees(math.atan2(240.0 * step[1], 320.0 * step[0])),
+            )
+        moved = replace(
+            still.card,
+            offset=offset,
+            distance_mm=start_mm + (still.card.distance_mm - start_mm) * ease,
+        )
+        shown.append(Scene(moved, conditions, scene.background))
+    return shown

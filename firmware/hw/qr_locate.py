@@ -1,13 +1,14 @@
 """Where a QR code probably is in a frame, and the image operations the reading pipeline uses.
 
 `Region` is an axis-aligned box in frame pixels. `locate_code` finds the most code-like patch
-of a frame cheaply, on a copy a quarter of the size or smaller: a QR symbol is a square of
-dense edges in both directions, where most of an entrance hall's texture (blinds, lines of
-text, door frames) has edges in one direction only. It is a guess, not a detection: a wrong
-guess only costs the time of one cropped decoding attempt.
+of a frame cheaply, on a copy a quarter of the size or smaller: a QR symbol is a patch of
+dense luma steps in every direction (across, down and both diagonals), where most of an
+entrance hall's texture (blinds, lines of text, door frames, at whatever angle) is flat along
+one of them. The box is the connected patch around the strongest point. It is a
+guess, not a detection: a wrong guess only costs the time of one cropped decoding attempt.
 
-The image operations (crop with scaling, unsharp masking, contrast stretch) use OpenCV, whose
-filters measured about twice as fast as Pillow's on the frames the kiosk sees.
+The image operations (crop with scaling, edge padding, unsharp masking, contrast stretch) use
+OpenCV, whose filters measured about twice as fast as Pillow's on the frames the kiosk sees.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ LOCATOR_WIDTH_PX = 160
 # A patch is code-like when its weaker-direction edge energy (mean absolute luma step of the
 # downscaled copy) reaches this; an empty wall or a blurred hall stays below it.
 LOCATOR_MIN_ENERGY = 6.0
+# The code is the connected patch around the peak where the energy reaches this share of it.
+LOCATOR_FRACTION = 0.35
 
 # The locator's box is grown by this fraction of its side (the quiet zone has no edges).
 LOCATOR_MARGIN = 0.15
@@ -89,41 +92,35 @@ def locate_code(gray: GrayFrame) -> Region | None:
     """The most code-like patch of `gray`, or None when nothing in it looks like a code."""
     height, width = gray.shape
     step = max(1, width // LOCATOR_WIDTH_PX)
-    small = cv2.resize(
-        gray, (width // step, height // step), interpolation=cv2.INTER_AREA
-    ).astype(np.float32)
-    across = np.abs(np.diff(small, axis=1))[:-1, :]
-    down = np.abs(np.diff(small, axis=0))[:, :-1]
+    small = cv2.resize(gray, (width // step, height // step), interpolation=cv2.INTER_AREA)
+    # Luma steps in four directions; a straight edge or line (text, blinds, a door frame,
+    # at any angle) is flat along at least one of them, a code's modules along none.
+    corner = small[:-1, :-1]
+    steps = (
+        cv2.absdiff(small[:-1, 1:], corner),
+        cv2.absdiff(small[1:, :-1], corner),
+        cv2.absdiff(small[1:, 1:], corner),
+        cv2.absdiff(small[1:, :-1], small[:-1, 1:]),
+    )
     window = max(3, small.shape[1] // 16) | 1
-    energy = np.minimum(cv2.blur(across, (window, window)), cv2.blur(down, (window, window)))
+    blurred = [cv2.blur(d, (window, window)) for d in steps]
+    energy = cv2.min(cv2.min(blurred[0], blurred[1]), cv2.min(blurred[2], blurred[3]))
     peak = float(energy.max())
     if peak < LOCATOR_MIN_ENERGY:
         return None
     row, col = np.unravel_index(int(np.argmax(energy)), energy.shape)
-    strong = energy >= 0.5 * peak
-    left, right = _run_around(strong[row, :], int(col))
-    top, bottom = _run_around(strong[:, col], int(row))
-    # The energy map is the code's box blurred by the window: its half-height run is about
-    # the code's side; take the larger extent, since a tilted code is narrower one way.
-    half = max(right - left, bottom - top, window) / 2.0 + 1.0
-    centre_x, centre_y = (left + right) / 2.0 + 0.5, (top + bottom) / 2.0 + 0.5
+    strong = (energy >= LOCATOR_FRACTION * peak).astype(np.uint8)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
+    left, top, across_px, down_px = (int(v) for v in stats[labels[row, col], :4])
+    # The energy map is the code's box blurred by the window, thresholded at LOCATOR_FRACTION
+    # of its height: the patch reaches about (0.5 - LOCATOR_FRACTION) windows beyond the code.
+    inset = window * (0.5 - LOCATOR_FRACTION)
     box = Region(
-        round((centre_x - half) * step), round((centre_y - half) * step),
-        round((centre_x + half) * step), round((centre_y + half) * step),
+        round((left + inset) * step), round((top + inset) * step),
+        round((left + across_px - inset + 1) * step), round((top + down_px - inset + 1) * step),
     )
     # Grown for the quiet zone, which has no edges and so no energy.
     return box.grown(LOCATOR_MARGIN, gray.shape)
-
-
-def _run_around(line: npt.NDArray[np.bool_], index: int) -> tuple[int, int]:
-    """First and last index of the run of True values in `line` that contains `index`."""
-    start = index
-    while start > 0 and line[start - 1]:
-        start -= 1
-    end = index
-    while end < len(line) - 1 and line[end + 1]:
-        end += 1
-    return start, end
 
 
 def crop(gray: GrayFrame, region: Region, scale: float = 1.0) -> GrayFrame:
@@ -134,6 +131,22 @@ def crop(gray: GrayFrame, region: Region, scale: float = 1.0) -> GrayFrame:
     size = (max(1, round(part.shape[1] * scale)), max(1, round(part.shape[0] * scale)))
     interpolation = cv2.INTER_CUBIC if scale > 1.0 else cv2.INTER_AREA
     return np.asarray(cv2.resize(part, size, interpolation=interpolation), dtype=np.uint8)
+
+
+def pad_frame_edges(
+    image: GrayFrame, region: Region, shape: tuple[int, ...], pad_px: int
+) -> tuple[GrayFrame, tuple[int, int]]:
+    """`image` (a crop of `region`) extended by `pad_px` on each side where `region` touches
+    the edge of a frame of `shape`, by repeating its edge; also the (left, top) padding."""
+    height, width = shape[:2]
+    left = pad_px if region.x0 <= 0 else 0
+    top = pad_px if region.y0 <= 0 else 0
+    right = pad_px if region.x1 >= width else 0
+    bottom = pad_px if region.y1 >= height else 0
+    if pad_px <= 0 or not (left or top or right or bottom):
+        return image, (0, 0)
+    padded = cv2.copyMakeBorder(image, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    return np.asarray(padded, dtype=np.uint8), (left, top)
 
 
 def unsharp(gray: GrayFrame, sigma_px: float, amount: float) -> GrayFrame:
@@ -149,3 +162,4 @@ def stretch_contrast(gray: GrayFrame, clip_fraction: float = 0.01) -> GrayFrame:
         return gray
     scaled = (gray.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))
     return np.clip(scaled, 0.0, 255.0).astype(np.uint8)
+
