@@ -3,6 +3,7 @@
     gatekiosk events --config FILE [--since T] [--until T] [--decision granted|denied]
                      [--reason CODE] [--kind access|exit_request|remote_open|alarm]
                      [--settled | --unsettled] [--format jsonl|csv] [--export DIR]
+                     [--outbox FILE]
     gatekiosk events --config FILE --device-key      # the public key the server registers
 
 It only ever reads: the outbox is opened with SQLite's `mode=ro`, so nothing is settled,
@@ -10,6 +11,9 @@ pruned or written, and it is safe while the kiosk runs. `--since/--until` take I
 (`2026-12-03T08:00`, UTC unless an offset is given) or epoch seconds, and compare with the time
 the record was committed. `--export DIR` writes every record not yet acknowledged by the
 server (after the filters) as a signed archive into DIR (see `firmware.store.export`).
+`--outbox FILE` reads another outbox than `<data_dir>/outbox.db`: one the kiosk kept aside as
+damaged (`outbox.db.damaged-<UTC>`, README "A damaged store"), whose records are exported under
+their own stream so the server takes them without duplicates.
 Exit 0 done, 1 the outbox or export failed, 2 bad usage; errors are one line.
 """
 
@@ -163,6 +167,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     parser.add_argument("--export", metavar="DIR", help="write a signed archive of the "
                         "unacknowledged records into DIR (a USB stick)")
+    parser.add_argument("--outbox", metavar="FILE", help="read this outbox instead of "
+                        "<data_dir>/outbox.db (e.g. one kept aside as damaged)")
     parser.add_argument("--device-key", action="store_true",
                         help="print this gate's public export key (JWKS) and exit")
 
@@ -185,7 +191,7 @@ def main(args: argparse.Namespace) -> int:
             key = record_export.device_key(data_dir, cfg.device.id)
             print(json.dumps(record_export.public_jwks(key)))
             return 0
-        conn = open_read_only(data_dir / "outbox.db")
+        conn = open_read_only(Path(args.outbox) if args.outbox else data_dir / "outbox.db")
         try:
             if args.export:
                 records = [(r.type, r.payload) for r in read_records(conn, args)]

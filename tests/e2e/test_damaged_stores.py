@@ -3,6 +3,7 @@ fresh one, and tells the server directly; `selftest` FAILs on it before and afte
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -64,6 +65,31 @@ def selftest(config: Path) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
+def events(config: Path, *argv: str) -> tuple[int, str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "firmware.cli", "events", "--config", str(config), *argv],
+        capture_output=True, text=True, timeout=60,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _kept_outbox_still_read(site, case: str, kept: Path) -> None:
+    """What SQLite can still read of a kept-aside outbox is listed and exported, untouched."""
+    before = kept.read_bytes()
+    rc, out, err = events(site["config"], "--outbox", str(kept))
+    if case != "sequence counter behind":  # garbage or nothing: one line, exit 1
+        assert (rc, out, err.count("\n")) == (1, "", 1), (rc, out, err)
+        assert err.startswith("gatekiosk events: ")
+        return
+    assert rc == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["record"]["alarm"] for r in rows] == ["door_forced"] * 3
+    rc, out, err = events(site["config"], "--outbox", str(kept), "--export",
+                          str(site["tmp"] / "usb"))
+    assert rc == 0 and "3 unacknowledged records" in out, (out, err)
+    assert kept.read_bytes() == before, "reading the kept-aside outbox changed it"
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_damaged_store_is_kept_aside_replaced_and_reported(site, case):  # noqa: F811
     name, store, damage = CASES[case]
@@ -98,6 +124,8 @@ def test_a_damaged_store_is_kept_aside_replaced_and_reported(site, case):  # noq
         proc.wait(timeout=20)
     assert "Traceback" not in (site["tmp"] / "run.log").read_text()
     assert server.problems == []
+    if store == "outbox":
+        _kept_outbox_still_read(site, case, kept)
     rc, out = selftest(site["config"])
     assert rc == 1
     assert any(line.startswith("FAIL") and "kept aside" in line for line in out.splitlines()), out
