@@ -73,10 +73,10 @@ def events(config: Path, *argv: str) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def _kept_outbox_still_read(site, case: str, kept: Path) -> None:
+def _kept_outbox_still_read(where: dict, case: str, kept: Path) -> None:
     """What SQLite can still read of a kept-aside outbox is listed and exported, untouched."""
     before = kept.read_bytes()
-    rc, out, err = events(site["config"], "--outbox", str(kept))
+    rc, out, err = events(where["config"], "--outbox", str(kept))
     if case != "sequence counter behind":  # garbage or nothing: one line, exit 1
         assert (rc, out, err.count("\n")) == (1, "", 1), (rc, out, err)
         assert err.startswith("gatekiosk events: ")
@@ -84,8 +84,8 @@ def _kept_outbox_still_read(site, case: str, kept: Path) -> None:
     assert rc == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["record"]["alarm"] for r in rows] == ["door_forced"] * 3
-    rc, out, err = events(site["config"], "--outbox", str(kept), "--export",
-                          str(site["tmp"] / "usb"))
+    rc, out, err = events(where["config"], "--outbox", str(kept), "--export",
+                          str(where["tmp"] / "usb"))
     assert rc == 0 and "3 unacknowledged records" in out, (out, err)
     assert kept.read_bytes() == before, "reading the kept-aside outbox changed it"
 
