@@ -2,7 +2,9 @@
 
 `cut()` resets every open connection (both sides see it at once), `refuse()` also turns new
 connections away, `blackhole()` keeps connections open but drops every byte — the half-open
-link that only keepalive notices (FIELD-NOTES) — and `resume()` forwards normally again.
+link that only keepalive notices (FIELD-NOTES) — `delay(seconds)` holds every chunk that long
+before it is passed on, both ways and in order (a slow link: a congested uplink, a 3G modem),
+and `resume()` forwards normally again (no delay).
 All socket work happens on the proxy's own thread; the control calls are handed to it.
 """
 
@@ -15,6 +17,8 @@ import selectors
 import socket
 import struct
 import threading
+import time
+from collections import deque
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,9 @@ class TcpProxy:
         self._controls: queue.Queue[tuple[str, threading.Event, list[int]]] = queue.Queue()
         self._peers: dict[socket.socket, socket.socket] = {}
         self._mode = FORWARD
+        self._delay_s = 0.0
+        # (when due, destination, bytes), due times in arrival order while the delay holds.
+        self._held: deque[tuple[float, socket.socket, bytes]] = deque()
         self._accepted = 0
         self._running = False
         self._thread: threading.Thread | None = None
@@ -93,8 +100,14 @@ class TcpProxy:
         """Keep connections open but drop all bytes both ways (a half-open link)."""
         return self._control(BLACKHOLE)
 
+    def delay(self, seconds: float) -> int:
+        """Forward every chunk `seconds` after it arrived, both ways, keeping the order."""
+        if not 0 <= seconds <= 60:
+            raise ValueError(f"delay {seconds} s is outside 0..60")
+        return self._control(f"delay:{seconds!r}")
+
     def resume(self) -> int:
-        """Forward normally again."""
+        """Forward normally again, with no delay."""
         return self._control(FORWARD)
 
     def stop(self) -> None:
@@ -126,13 +139,15 @@ class TcpProxy:
     def _run(self) -> None:
         try:
             while self._running:
-                for key, _ in self._selector.select(timeout=1.0):
+                wait = 1.0 if not self._held else max(0.0, self._held[0][0] - time.monotonic())
+                for key, _ in self._selector.select(timeout=min(1.0, wait)):
                     if key.data == "accept":
                         self._accept()
                     elif key.data == "control":
                         self._apply_controls()
                     else:
                         self._pump(key.fileobj)  # type: ignore[arg-type]
+                self._pass_on_due()
         finally:
             self._close_all()
             for sock in (self._listener, self._wake_r, self._wake_w):
@@ -170,14 +185,36 @@ class TcpProxy:
         except OSError:
             data = b""
         if not data:
-            self._close_pair(sock)
+            if self._held:  # the close follows the bytes still held, as on a slow wire
+                with contextlib.suppress(KeyError, ValueError):
+                    self._selector.unregister(sock)
+                self._held.append((time.monotonic() + self._delay_s, peer, b""))
+            else:
+                self._close_pair(sock)
             return
         if self._mode == BLACKHOLE:
+            return
+        if self._delay_s > 0 or self._held:  # never overtake what is still held
+            self._held.append((time.monotonic() + self._delay_s, peer, data))
             return
         try:
             peer.sendall(data)
         except OSError:
             self._close_pair(sock)
+
+    def _pass_on_due(self) -> None:
+        now = time.monotonic()
+        while self._held and self._held[0][0] <= now:
+            _due, peer, data = self._held.popleft()
+            if peer not in self._peers:
+                continue  # its connection was cut meanwhile
+            if not data:  # the other side had closed after what went before
+                self._close_pair(peer)
+                continue
+            try:
+                peer.sendall(data)
+            except OSError:
+                self._close_pair(peer)
 
     def _close_pair(self, sock: socket.socket) -> None:
         peer = self._peers.pop(sock, None)
@@ -211,8 +248,12 @@ class TcpProxy:
                 result.append(self._close_all())
                 self._mode = REFUSE
                 self._running = command != "stop"
+            elif command.startswith("delay:"):
+                self._delay_s = float(command.removeprefix("delay:"))
+                self._mode = FORWARD
             else:
                 self._mode = command
+                self._delay_s = 0.0
                 result.append(len(self._peers) // 2)
             log.info("tcp proxy %s: %s", self.address, command)
             done.set()

@@ -1,4 +1,5 @@
-"""Delivery through faults: a killed broker, a cut or half-open link, refusals, no subscriber.
+"""Delivery through faults: a killed broker, a cut, slow or half-open link, refusals, no
+subscriber.
 
 Afterwards every record is at the server, seq has no gap, and any duplicate carries the same
 event_id (the server stand-in records a conflict otherwise).
@@ -6,7 +7,9 @@ event_id (the server stand-in records a conflict otherwise).
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 
 import pytest
 
@@ -118,6 +121,42 @@ def test_connection_cut_by_a_proxy_again_and_again(
             lambda: community_server.states[kit.GATE]["state"] == "online", 10)
         states = [payload["state"] for _gate, payload, _ in community_server.state_history]
         assert states.count("offline") >= 3
+
+
+def test_the_proxy_delay_holds_each_way():
+    """The slow link below is slow: a byte echoed through a 0.2 s delay returns >= 0.4 s later."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    echo = threading.Thread(target=lambda: _echo_once(listener), daemon=True)
+    echo.start()
+    with TcpProxy("127.0.0.1", listener.getsockname()[1]) as proxy:
+        proxy.delay(0.2)
+        with socket.create_connection((proxy.host, proxy.port), timeout=10) as conn:
+            started = time.monotonic()
+            conn.sendall(b"x")
+            assert conn.recv(1) == b"x"
+            assert time.monotonic() - started >= 0.4
+    listener.close()
+
+
+def _echo_once(listener: socket.socket) -> None:
+    conn, _ = listener.accept()
+    with conn:
+        conn.sendall(conn.recv(1))
+
+
+def test_a_slow_link_delivers_everything_in_order_without_reconnecting(
+        mosquitto, community_server, make_outbox, make_link, kit):
+    # 0.3 s each way, below the keepalive: slow, not dead; the window fills and drains.
+    outbox = make_outbox()
+    with TcpProxy(mosquitto.host, mosquitto.port) as proxy:
+        link, _ = make_link([proxy.address], outbox)
+        assert kit.wait_for(lambda: link.connected, 20)
+        proxy.delay(0.3)
+        with SteadyWriter(outbox, kit, 150) as writer:
+            assert kit.wait_for(writer.finished, 30)
+        assert writer.error is None
+        assert_complete(community_server, outbox, kit, 150)
+        assert link.status()["reconnects"] == 0
 
 
 def test_a_half_open_link_is_noticed_by_keepalive_and_nothing_sent_into_it_is_lost(
