@@ -94,7 +94,10 @@ def _check_value(path: str, value: Any, tp: Any, meta: typing.Mapping[str, Any])
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: must be a number")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise ConfigError(f"{path}: must be a finite number, not so large") from None
         if not math.isfinite(value):
             raise ConfigError(f"{path}: must be a finite number, not {value}")
     elif tp is str and not isinstance(value, str):
