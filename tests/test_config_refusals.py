@@ -99,3 +99,15 @@ def test_run_refuses_an_issuers_file_holding_a_private_key(tmp_path, capsys):
     assert "keys.issuers" in err and "private key material" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "data").exists(), "nothing may start with a private key in place"
+
+
+@pytest.mark.parametrize("value", ["2", "-1", '"1"', "1.0"])
+def test_a_subscription_qos_other_than_0_or_1_is_refused_naming_the_key(value):
+    with pytest.raises(config.ConfigError, match=r"^mqtt\.subscribe_qos") as refused:
+        config.parse(f"[mqtt]\nsubscribe_qos = {value}\n")
+    assert len(str(refused.value).splitlines()) == 1
+
+
+def test_the_subscription_qos_reaches_the_link_and_defaults_to_the_contract():
+    assert config.parse("").mqtt.link_settings("k").subscribe_qos == 1
+    assert config.parse("[mqtt]\nsubscribe_qos = 0\n").mqtt.link_settings("k").subscribe_qos == 0

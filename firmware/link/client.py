@@ -44,16 +44,16 @@ Wanted = tuple[str, int]
 
 
 def subscribe(client: mqtt.Client, protocol: str, wanted: list[Wanted],
-              as_published: frozenset[str] = frozenset()) -> int | None:
-    """Subscribe at QoS 1 to `(topic, retain handling)` pairs; topics in `as_published` keep
+              as_published: frozenset[str] = frozenset(), qos: int = 1) -> int | None:
+    """Subscribe at `qos` to `(topic, retain handling)` pairs; topics in `as_published` keep
     the publisher's retain flag on live delivery too (both options: MQTT 5 only). Returns the
     SUBSCRIBE's message id, whose SUBACK says what the broker granted."""
     if protocol == "5":
-        _rc, mid = client.subscribe([(t, SubscribeOptions(qos=1, retainHandling=retain,
+        _rc, mid = client.subscribe([(t, SubscribeOptions(qos=qos, retainHandling=retain,
                                                           retainAsPublished=t in as_published))
                                      for t, retain in wanted])
     else:
-        _rc, mid = client.subscribe([(t, 1) for t, _ in wanted])
+        _rc, mid = client.subscribe([(t, qos) for t, _ in wanted])
     return mid
 
 

@@ -169,7 +169,8 @@ class MqttLink:
             log.info("offline: status list refresh skipped (it arrives on the next connect)")
             return
         topic = topics.status_list_topic(self._community_id)
-        subscribe(client, self._settings.protocol, [(topic, 0)])
+        subscribe(client, self._settings.protocol, [(topic, 0)],
+                  qos=self._settings.subscribe_qos)
 
     def _heard_status_list(self, generation: int) -> None:
         # paho's thread: one int written, read by the link thread (no lock needed for that).
@@ -313,6 +314,7 @@ class MqttLink:
                 acks[news.stream] = max(acks.get(news.stream, 0), news.through_seq)
             elif isinstance(news, Wake):
                 self._wake_queued.clear()
+                self._sender.note_appended()
             elif isinstance(news, Suback):
                 if news.generation == current:
                     lost = self._subs.take_suback(news.mid, list(news.codes))

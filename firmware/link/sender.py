@@ -53,11 +53,16 @@ class Sender:
         self._retry_at: float | None = None
         self._watch: tuple[int, float] | None = None  # (oldest unsettled seq, since)
         self._next_progress_check = 0.0
+        # Whether the outbox may hold rows past the cursor: set by an append, a PUBACK (room
+        # in the window), a new connection or a resend; cleared by a look. An idle link thread
+        # then reads nothing (a district's thousand gates on one host, an SD card on a Pi).
+        self._look = True
 
     def start_connection(self, now: float) -> None:
         """A new connection: send again from the oldest unsettled row."""
         self.in_flight = {}
         self._cursor = 0
+        self._look = True
         self._retry_from = self._retry_at = None
         self._watch = None
         self._next_progress_check = now + PROGRESS_CHECK_S
@@ -72,16 +77,23 @@ class Sender:
             assert self._retry_from is not None
             self._cursor = min(self._cursor, self._retry_from - 1)
             self._retry_from = self._retry_at = None
+            self._look = True
         if now >= self._next_progress_check:
             self._next_progress_check = now + PROGRESS_CHECK_S
             self._resend_if_stuck(now)
 
+    def note_appended(self) -> None:
+        """The outbox has a new row."""
+        self._look = True
+
     def fill_window(self, client: mqtt.Client) -> str | None:
         """Hand paho the next rows up to the window; the reason if paho says the link is gone."""
         room = self._settings.window - len(self.in_flight)
-        if room <= 0 or self._retry_at is not None:
+        if not self._look or room <= 0 or self._retry_at is not None:
             return None
-        for row in self._outbox.pending(room, after_seq=self._cursor):
+        rows = self._outbox.pending(room, after_seq=self._cursor)
+        self._look = False  # until a PUBACK makes room or a row is appended
+        for row in rows:
             info = client.publish(self._topics[row.kind], row.payload.encode(), qos=1)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return f"publish refused: {mqtt.error_string(info.rc)}"
@@ -94,6 +106,8 @@ class Sender:
         """Apply a batch of PUBACKs and server acks (one fsync each); the last problem seen."""
         published: list[int] = []
         heard = False
+        if pubacks:
+            self._look = True
         resend: list[tuple[int, str]] = []  # refused, or (ack mode) taken by nobody
         for puback in pubacks:
             seq = self.in_flight.pop(puback.mid, None)
@@ -139,3 +153,4 @@ class Sender:
                         oldest, now - self._watch[1])
             self._cursor = min(self._cursor, oldest - 1)
             self._watch = (oldest, now)
+            self._look = True

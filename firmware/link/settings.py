@@ -66,6 +66,9 @@ class MqttSettings:
     connect_timeout_s: float = 10.0
     # How long to wait for the retained status list on a new connection before asking again.
     status_list_wait_s: float = 15.0
+    # QoS the gate asks for on cmd, ack and the status list. 1 is DESIGN 2.4; 0 spares a
+    # clustered broker one replicated consumer per subscription (NATS, hardware/README.md).
+    subscribe_qos: int = 1
     endpoints: tuple[tuple[str, int], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +88,8 @@ class MqttSettings:
             raise ValueError("backoff needs 0 < backoff_initial_s <= backoff_max_s")
         if self.password is not None and self.username is None:
             raise ValueError("password given without username")
+        if self.subscribe_qos not in (0, 1):
+            raise ValueError(f"subscribe_qos must be 0 or 1, got {self.subscribe_qos!r}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class MqttConfig:
     telemetry_period_s: float = setting(60.0, 5.0, 3600.0)
     backoff_initial_s: float = setting(1.0, 0.1, 60.0)
     backoff_max_s: float = setting(60.0, 1.0, 3600.0)
+    subscribe_qos: int = setting(1, 0, 1)
     username: str = ""
     password_file: str = ""
     tls: TlsConfig = field(default_factory=TlsConfig)
@@ -133,4 +139,5 @@ class MqttConfig:
             window=self.window,
             backoff_initial_s=self.backoff_initial_s,
             backoff_max_s=self.backoff_max_s,
+            subscribe_qos=self.subscribe_qos,
         )

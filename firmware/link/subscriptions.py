@@ -59,7 +59,8 @@ class Subscriptions:
         self._ask(client, self._wanted)
 
     def _ask(self, client: mqtt.Client, wanted: list[Wanted]) -> None:
-        mid = subscribe(client, self._settings.protocol, wanted, self._as_published)
+        mid = subscribe(client, self._settings.protocol, wanted, self._as_published,
+                        self._settings.subscribe_qos)
         if mid is not None:
             self._requests[mid] = wanted
 

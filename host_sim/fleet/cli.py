@@ -1,8 +1,9 @@
 """`gatekiosk-sim fleet`: many gates against a broker cluster, with faults, and a JSON summary.
 
-    gatekiosk-sim fleet [--gates N] [--workers W] [--partitions P] [--rate HZ] [--duration S]
-                        [--nodes K | --broker HOST:PORT ...] [--fault AT:ACTION[:NODE] ...]
-                        [--no-jitter] [--shared] [--server-qos 0|1] [--connect-rate R]
+    gatekiosk-sim fleet [--gates N] [--communities C] [--workers W] [--partitions P]
+                        [--rate HZ] [--duration S] [--nodes K | --broker HOST:PORT ...]
+                        [--fault AT:ACTION[:NODE] ...] [--no-jitter] [--shared]
+                        [--gate-qos 0|1] [--server-qos 0|1] [--connect-rate R]
 
 Without `--broker` it starts its own K-node NATS cluster (JetStream, MQTT, 3 replicas). Progress
 goes to stderr; the last line on stdout is the summary (events sent, stored, duplicates, gaps,
@@ -30,6 +31,10 @@ def _fault(text: str) -> Fault:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gatekiosk-sim fleet", description=__doc__.split("\n\n")[0])
     p.add_argument("--gates", type=int, default=40, help="gates in the fleet")
+    p.add_argument("--communities", type=int, default=1,
+                   help="communities the gates are dealt over (each its own topic tree and "
+                        "status list; with at least --partitions of them the server takes "
+                        "whole communities by wildcard)")
     p.add_argument("--workers", type=int, default=2, help="processes holding the gates")
     p.add_argument("--partitions", type=int, default=2, help="server consumers")
     p.add_argument("--rate", type=float, default=0.5, help="records per second per gate")
@@ -44,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
                    help="QoS of the server's subscriptions (0: no JetStream consumer each on "
                         "NATS; a record the server missed comes again after the gate's ack "
                         "timeout)")
+    p.add_argument("--gate-qos", type=int, choices=(0, 1), default=1,
+                   help="QoS of the gates' own subscriptions, [mqtt] subscribe_qos (0: no "
+                        "JetStream consumer each on NATS)")
     p.add_argument("--connect-rate", type=float, default=40.0,
                    help="gates' first connects per second at start-up, over all workers")
     p.add_argument("--fault", action="append", default=[], type=_fault,
@@ -65,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     if (args.gates < 1 or args.workers < 1 or args.partitions < 1 or args.rate < 0
-            or args.connect_rate <= 0):
-        print("gatekiosk-sim fleet: gates, workers and partitions >= 1, rate >= 0, "
-              "connect rate > 0",
+            or args.connect_rate <= 0 or not 1 <= args.communities <= args.gates):
+        print("gatekiosk-sim fleet: gates, workers and partitions >= 1, communities 1..gates, "
+              "rate >= 0, connect rate > 0",
               file=sys.stderr)
         return 2
     if args.shared and args.protocol != "5" and not args.broker:
@@ -75,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config = FleetConfig(
         gates=args.gates, workers=min(args.workers, args.gates), partitions=args.partitions,
+        communities=args.communities, gate_qos=args.gate_qos,
         rate_hz=args.rate, duration_s=args.duration, nodes=args.nodes, brokers=args.broker,
         protocol=args.protocol, shared=args.shared, server_qos=args.server_qos,
         connect_rate=args.connect_rate, jitter=not args.no_jitter,

@@ -65,6 +65,7 @@ class GateSpec:
     ack_timeout_s: float = 5.0
     connect_timeout_s: float = 5.0
     status_list_wait_s: float = 15.0
+    subscribe_qos: int = 1
     jitter: bool = True
 
     @property
@@ -74,6 +75,13 @@ class GateSpec:
     @property
     def gate_id(self) -> str:
         return f"gate-{self.index:05d}"
+
+
+def community_of(index: int, communities: int) -> str:
+    """The community of gate `index` when the fleet's gates are dealt over `communities`."""
+    if communities <= 1:
+        return COMMUNITY
+    return f"{COMMUNITY}-{index % communities + 1:03d}"
 
 
 def gate_brokers(addresses: list[str], index: int) -> tuple[str, ...]:
@@ -105,7 +113,7 @@ class FleetGate:
             keepalive=spec.keepalive, window=spec.window,
             backoff_initial_s=spec.backoff_initial_s, backoff_max_s=spec.backoff_max_s,
             ack_timeout_s=spec.ack_timeout_s, connect_timeout_s=spec.connect_timeout_s,
-            status_list_wait_s=spec.status_list_wait_s,
+            status_list_wait_s=spec.status_list_wait_s, subscribe_qos=spec.subscribe_qos,
         )
         self.link = TimedLink(
             settings, clock=self.clock, community_id=spec.community, gate_id=spec.gate_id,

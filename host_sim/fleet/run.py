@@ -21,8 +21,8 @@ from typing import Any
 
 from host_sim.fleet import ledger
 from host_sim.fleet.faults import Fault
-from host_sim.fleet.gate import COMMUNITY, GateSpec, gate_brokers
-from host_sim.fleet.server import consumer_main, partition_of
+from host_sim.fleet.gate import GateSpec, community_of, gate_brokers
+from host_sim.fleet.server import consumer_main, plan_shares
 from host_sim.fleet.worker import worker_main
 from host_sim.nats_cluster import NatsCluster
 
@@ -38,6 +38,7 @@ class FleetConfig:
     gates: int = 40
     workers: int = 2
     partitions: int = 2
+    communities: int = 1
     rate_hz: float = 0.5
     duration_s: float = 10.0
     nodes: int = 3
@@ -45,6 +46,7 @@ class FleetConfig:
     protocol: str = "3.1.1"
     shared: bool = False
     server_qos: int = 1
+    gate_qos: int = 1
     connect_rate: float = 40.0
     jitter: bool = True
     backoff_initial_s: float = 0.5
@@ -99,9 +101,11 @@ class FleetRun:
     def _specs(self, brokers: list[str]) -> list[GateSpec]:
         c = self.config
         return [GateSpec(index=i, brokers=gate_brokers(brokers, i),
-                         data_root=str(self.data_root), protocol=c.protocol, jitter=c.jitter,
-                         backoff_initial_s=c.backoff_initial_s, backoff_max_s=c.backoff_max_s,
-                         connect_timeout_s=c.connect_timeout_s)
+                         data_root=str(self.data_root),
+                         community=community_of(i, c.communities), protocol=c.protocol,
+                         jitter=c.jitter, backoff_initial_s=c.backoff_initial_s,
+                         backoff_max_s=c.backoff_max_s, connect_timeout_s=c.connect_timeout_s,
+                         subscribe_qos=c.gate_qos)
                 for i in range(c.gates)]
 
     def stores(self) -> list[Path]:
@@ -113,16 +117,16 @@ class FleetRun:
 
     def _start_consumers(self, brokers: list[str], specs: list[GateSpec]) -> list[Any]:
         readies = []
-        stores, partitions = self.stores(), self.config.partitions
-        for p in range(partitions):
+        stores = self.stores()
+        shares = plan_shares([(s.community, s.gate_id) for s in specs], self.config.partitions,
+                             self.config.shared)
+        for p, share in enumerate(shares):
             store = stores[p % len(stores)]
-            mine = [s.gate_id for s in specs if partition_of(s.gate_id, partitions) == p]
             ready = self.ctx.Event()
             proc = self.ctx.Process(
                 target=consumer_main, name=f"fleet-server-{p}", daemon=True,
-                args=(brokers[p % len(brokers):] + brokers[:p % len(brokers)], COMMUNITY, p,
-                      str(store), mine, self.config.shared, self.config.server_qos,
-                      self.consumer_stop, ready))
+                args=(brokers[p % len(brokers):] + brokers[:p % len(brokers)], p, str(store),
+                      share, self.config.server_qos, self.consumer_stop, ready))
             proc.start()
             self.procs.append(proc)
             readies.append(ready)
@@ -238,6 +242,7 @@ class FleetRun:
         gates = [g for final in self.finals.values() for g in final["gates"]]
         summary: dict[str, Any] = {
             "gates": c.gates, "workers": c.workers, "partitions": c.partitions,
+            "communities": c.communities, "gate_qos": c.gate_qos, "server_qos": c.server_qos,
             "brokers": "given" if c.brokers else f"nats x{c.nodes}", "protocol": c.protocol,
             "rate_hz_per_gate": c.rate_hz, "duration_s": c.duration_s, "jitter": c.jitter,
             "workers_reported": len(self.finals),

@@ -1,11 +1,16 @@
 """The fleet's community-server stand-in: several consumers, each committing to SQLite and acking.
 
-The load is shared over `partitions` consumers. On a broker with MQTT 5 shared subscriptions
-(`$share/{group}/...`: Mosquitto, EMQX, HiveMQ) each consumer takes the community's event and
-alarm wildcards in one share group and the broker spreads the gates over them. NATS Server's MQTT
-listener speaks 3.1.1 only and has no shared subscriptions, so there the gates are partitioned by
-a hash of their gate id and each consumer subscribes to the exact event and alarm topics of its
-own gates — no wildcard, so no consumer ever sees another's traffic.
+The load is shared over `partitions` consumers, each taking one `Share` (`plan_shares`):
+- On a broker with MQTT 5 shared subscriptions (`$share/{group}/...`: Mosquitto, EMQX, HiveMQ)
+  every consumer takes every community's event and alarm wildcards in one share group, and the
+  broker spreads the records over them.
+- NATS Server's MQTT listener speaks 3.1.1 only and has no shared subscriptions. There a
+  district of many communities is partitioned by community: each consumer takes whole
+  communities with the wildcards `community/{c}/gate/+/event` (and `alarm`), what a community
+  server subscribes to anyway, and two JetStream consumers per community in all.
+- With fewer communities than consumers the gates are partitioned by a hash of their gate id,
+  and each consumer subscribes to the exact event and alarm topics of its own gates (two
+  JetStream consumers per gate at QoS 1). No consumer ever sees another's traffic.
 
 Each consumer has a persistent session (3.1.1 clean session off, or an MQTT 5 session expiry), a
 broker list it walks when its node dies, and one committer thread: messages are batched, inserted
@@ -27,6 +32,7 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +72,36 @@ def partition_of(gate_id: str, partitions: int) -> int:
     return zlib.crc32(gate_id.encode()) % partitions
 
 
+@dataclass(frozen=True)
+class Share:
+    """What one consumer takes: whole communities (their wildcards, or the `$share` group's
+    when `shared`) and single gates, `(community, gate)` (their exact topics)."""
+
+    communities: tuple[str, ...] = ()
+    gates: tuple[tuple[str, str], ...] = ()
+    shared: bool = False
+
+    def filters(self) -> list[str]:
+        """The topic filters this share subscribes to."""
+        prefix = f"$share/{SHARE_GROUP}/" if self.shared else ""
+        return ([prefix + topics.community_filter(kind, community)
+                 for community in self.communities for kind in topics.OUTBOX_KINDS]
+                + [topics.gate_topic(kind, community, gate)
+                   for community, gate in self.gates for kind in topics.OUTBOX_KINDS])
+
+
+def plan_shares(gates: Sequence[tuple[str, str]], partitions: int,
+                shared: bool = False) -> list[Share]:
+    """Split `(community, gate)` pairs over `partitions` consumers (see the module doc)."""
+    communities = sorted({community for community, _ in gates})
+    if shared:
+        return [Share(communities=tuple(communities), shared=True)] * partitions
+    if len(communities) >= partitions:
+        return [Share(communities=tuple(communities[p::partitions])) for p in range(partitions)]
+    return [Share(gates=tuple(g for g in gates if partition_of(g[1], partitions) == p))
+            for p in range(partitions)]
+
+
 def open_store(path: Path) -> sqlite3.Connection:
     """A consumer's SQLite store (WAL, NORMAL: a killed stand-in keeps every commit); with
     shared subscriptions every consumer opens the same one."""
@@ -80,18 +116,17 @@ def open_store(path: Path) -> sqlite3.Connection:
 class Consumer:
     """One partition of the stand-in: an MQTT session, a SQLite file, a committer thread."""
 
-    def __init__(self, brokers: Sequence[str], community: str, index: int, store: Path, *,
-                 gate_ids: Sequence[str] = (), shared: bool = False, qos: int = 1) -> None:
+    def __init__(self, brokers: Sequence[str], index: int, store: Path, share: Share, *,
+                 qos: int = 1) -> None:
         self._brokers = [parse_broker(b) for b in brokers]
-        self._community = topics.validate_id(community, "community_id")
         self._index = index
         self._client_id = f"community-server-{index}"
-        self._shared = shared
+        self._share = share
+        self._shared = share.shared
         self._qos = qos
-        self._gate_ids = list(gate_ids)
         self._conn = open_store(store)
         self._through: dict[tuple[str, str], int] = {}
-        self._gate_of: dict[tuple[str, str], str] = {}
+        self._gate_of: dict[tuple[str, str], tuple[str, str]] = {}  # -> (community, gate)
         self._inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._stopping = threading.Event()
         self._down = threading.Event()
@@ -101,14 +136,6 @@ class Consumer:
         self._asked: dict[int, list[str]] = {}  # SUBSCRIBE mid -> filters, until its SUBACK
         self._refusals = 0
         self.connections = 0
-
-    def filters(self) -> list[str]:
-        """The topic filters this consumer subscribes to."""
-        if self._shared:
-            return [f"$share/{SHARE_GROUP}/{topics.community_filter(kind, self._community)}"
-                    for kind in topics.OUTBOX_KINDS]
-        return [topics.gate_topic(kind, self._community, gate)
-                for gate in self._gate_ids for kind in topics.OUTBOX_KINDS]
 
     def run(self, stop: threading.Event) -> None:
         """Serve until `stop`: connect, walk the broker list on failure, commit and ack."""
@@ -173,7 +200,7 @@ class Consumer:
         # have taken the session's subscriptions with it.
         with self._sub_lock:
             self._asked.clear()
-        self._subscribe(client, self.filters())
+        self._subscribe(client, self._share.filters())
 
     def _subscribe(self, client: mqtt.Client, wanted: list[str]) -> None:
         for start in range(0, len(wanted), SUBSCRIBE_CHUNK):
@@ -236,13 +263,13 @@ class Consumer:
                 continue
             if parsed is None or parsed[2] not in topics.OUTBOX_KINDS:
                 continue
-            rows.append((*record, event_id, parsed[1], parsed[2]))
+            rows.append((*record, event_id, parsed[0], parsed[1], parsed[2]))
         if not rows:
             return
         now = time.time()
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
-        for device, stream, seq, event_id, gate, kind in rows:
+        for device, stream, seq, event_id, _community, gate, kind in rows:
             conn.execute(
                 "INSERT INTO records (device_id, stream, seq, event_id, gate_id, kind, first_at,"
                 " first_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -251,8 +278,8 @@ class Consumer:
                 (device, stream, seq, event_id, gate, kind, now, self._index))
         conn.execute("COMMIT")
         touched: set[tuple[str, str]] = set()
-        for device, stream, _seq, _event_id, gate, _kind in rows:
-            self._gate_of[(device, stream)] = gate
+        for device, stream, _seq, _event_id, community, gate, _kind in rows:
+            self._gate_of[(device, stream)] = (community, gate)
             touched.add((device, stream))
         for key in touched:
             # From the store, not from memory: consumers sharing one store (shared
@@ -271,20 +298,19 @@ class Consumer:
         client = self._client
         if client is None or through <= 0:
             return  # the gate sends again; the next copy is acked
-        topic = topics.ack_topic(self._community, self._gate_of[key])
+        topic = topics.ack_topic(*self._gate_of[key])
         client.publish(topic, json.dumps(ack_payload(key[1], through), separators=(",", ":")),
                        qos=1)
 
 
-def consumer_main(brokers: list[str], community: str, index: int, store: str,
-                  gate_ids: list[str], shared: bool, qos: int, stop: Any, ready: Any) -> None:
+def consumer_main(brokers: list[str], index: int, store: str, share: Share, qos: int,
+                  stop: Any, ready: Any) -> None:
     """Process entry point of one consumer (`stop`, `ready`: multiprocessing events)."""
     from host_sim.fleet.worker import exit_with_parent
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     exit_with_parent()
-    consumer = Consumer(brokers, community, index, Path(store), gate_ids=gate_ids,
-                        shared=shared, qos=qos)
+    consumer = Consumer(brokers, index, Path(store), share, qos=qos)
     halt = threading.Event()
 
     def watch() -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from host_sim.fleet import ledger
 from host_sim.fleet.gate import FleetGate, GateSpec, gate_brokers
-from host_sim.fleet.server import Consumer, partition_of
+from host_sim.fleet.server import Consumer, plan_shares
 from host_sim.fleet.worker import stop_all
 from host_sim.nats_cluster import NatsCluster
 from host_sim.publisher import publish
@@ -93,13 +93,12 @@ class District:
     def start_server(self, partitions: int = 2) -> None:
         """The stand-in's consumers, each owning its partition of the gates added so far."""
         consumers = []
-        for p in range(partitions):
+        shares = plan_shares([(g.spec.community, g.spec.gate_id) for g in self.gates],
+                             partitions)
+        for p, share in enumerate(shares):
             store = self.root / f"server-{p}.db"
-            mine = [g.spec.gate_id for g in self.gates
-                    if partition_of(g.spec.gate_id, partitions) == p]
             start = p % len(self.brokers)
-            consumer = Consumer(self.brokers[start:] + self.brokers[:start], "district-1", p,
-                                store, gate_ids=mine)
+            consumer = Consumer(self.brokers[start:] + self.brokers[:start], p, store, share)
             thread = threading.Thread(target=consumer.run, args=(self._stop,), daemon=True)
             thread.start()
             self.stores.append(store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -210,3 +211,26 @@ def test_telemetry_is_published_at_qos_0_and_dropped_while_offline(
     assert community_server.wait_until(
         lambda: community_server.telemetry.get(kit.GATE, {}).get("uptime_s") == 2.0, 10)
     assert community_server.problems == []
+
+
+def test_an_idle_link_does_not_read_the_outbox_and_still_sends_the_next_row_at_once(
+        mosquitto, community_server, make_outbox, make_link, kit, monkeypatch):
+    outbox = make_outbox()
+    looks: list[int] = []
+    real_pending = outbox.pending
+
+    def counted(limit, after_seq=0):
+        looks.append(after_seq)
+        return real_pending(limit, after_seq)
+
+    monkeypatch.setattr(outbox, "pending", counted)
+    link, _ = make_link([mosquitto.address], outbox)
+    kit.append_records(outbox, 3, SystemClock())
+    assert _all_delivered(community_server, outbox, kit, 3)
+    looks.clear()
+    idle = threading.Event()
+    idle.wait(1.5)  # fifteen turns of the link thread's loop with nothing to send
+    assert len(looks) <= 1, looks  # it used to look on every turn
+    kit.append_records(outbox, 2, SystemClock())
+    assert _all_delivered(community_server, outbox, kit, 5)
+    assert link.status()["reconnects"] == 0

@@ -90,6 +90,8 @@ def test_broker_addresses_and_settings_are_checked():
         MqttSettings(brokers=["h:1"], client_id="k", protocol="3.1")
     with pytest.raises(ValueError, match="brokers"):
         MqttSettings(brokers=[], client_id="k")
+    with pytest.raises(ValueError, match="subscribe_qos"):
+        MqttSettings(brokers=["h:1"], client_id="k", subscribe_qos=2)
 
 
 # -- back-off ----------------------------------------------------------------------------------
