@@ -9,6 +9,7 @@ the fault. After the run the traffic stops, everything drains, and the ledger is
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import queue
 import shutil
@@ -29,6 +30,10 @@ from host_sim.nats_cluster import NatsCluster
 __all__ = ["Fault", "FleetConfig", "FleetRun"]
 
 SHM = Path("/dev/shm")
+# paho's network loop is select(), which takes only file descriptors below 1024: a gate holds
+# about six (its socket, paho's wake-up pair, SQLite's database, WAL and shared memory), and a
+# process past ~170 gates has links whose CONNACK sits unread in the kernel for ever.
+GATES_PER_WORKER_MAX = 120
 START_TIMEOUT_S = 60.0
 PROGRESS_EVERY_S = 2.0
 @dataclass
@@ -68,6 +73,12 @@ class FleetRun:
     def __init__(self, config: FleetConfig) -> None:
         if config.faults and config.brokers:
             raise ValueError("faults need the fleet's own cluster (no --broker)")
+        needed = -(-config.gates // GATES_PER_WORKER_MAX)
+        if config.workers < needed:
+            _say(f"{config.gates} gates need {needed} worker processes (at most "
+                 f"{GATES_PER_WORKER_MAX} gates each: paho's select() loop takes file "
+                 f"descriptors below 1024 only); using {needed}")
+            config = dataclasses.replace(config, workers=needed)
         self.config = config
         self.ctx = multiprocessing.get_context("spawn")
         self.workdir = Path(config.workdir or tempfile.mkdtemp(prefix="gatekiosk-fleet-"))

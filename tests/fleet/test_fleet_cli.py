@@ -29,14 +29,24 @@ def run_fleet(*args: str, timeout_s: float = 300.0) -> tuple[int, dict, str]:
 
 
 def test_a_small_fleet_delivers_everything_and_reports_it_last_on_stdout():
-    code, summary, stderr = run_fleet("--gates", "6", "--workers", "2", "--partitions", "2",
+    # Three communities over two consumers (wildcards), gates subscribing at QoS 0.
+    code, summary, stderr = run_fleet("--gates", "6", "--communities", "3", "--workers", "2",
+                                      "--partitions", "2", "--gate-qos", "0",
                                       "--duration", "3", "--rate", "2")
     assert code == 0, stderr[-2000:]
     assert summary["ok"] is True
+    assert (summary["communities"], summary["gate_qos"]) == (3, 0)
     assert summary["events_sent"] > 10
     assert summary["stored"] == summary["events_sent"]
     assert (summary["gaps"], summary["conflicts"]) == (0, 0)
     assert "gates connected" in stderr  # progress goes to stderr
+
+
+def test_more_communities_than_gates_is_refused_with_one_line():
+    done = subprocess.run([sys.executable, "-m", "host_sim.cli", "fleet", "--gates", "2",
+                           "--communities", "3"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "communities 1..gates" in done.stderr.splitlines()[-1]
 
 
 def test_a_bad_fault_is_refused_with_one_line():

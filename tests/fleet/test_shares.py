@@ -52,3 +52,18 @@ def test_one_community_keeps_the_fleets_original_name():
     assert {community_of(i, 4) for i in range(8)} == {
         "district-1-001", "district-1-002", "district-1-003", "district-1-004"}
     assert all(topics.ID_PATTERN.fullmatch(community_of(i, 250)) for i in range(250))
+
+
+def test_a_fleet_too_big_for_its_workers_gets_more_of_them_and_says_so(capsys):
+    from host_sim.fleet.run import GATES_PER_WORKER_MAX, FleetConfig, FleetRun
+
+    run = FleetRun(FleetConfig(gates=2 * GATES_PER_WORKER_MAX + 1, workers=1,
+                               brokers=["127.0.0.1:1"]))
+    try:
+        assert run.config.workers == 3  # paho's select() limit, not the user's 1
+    finally:
+        run.close()
+    assert "need 3 worker processes" in capsys.readouterr().err
+    kept = FleetRun(FleetConfig(gates=10, workers=2, brokers=["127.0.0.1:1"]))
+    kept.close()
+    assert kept.config.workers == 2
