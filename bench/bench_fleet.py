@@ -56,7 +56,8 @@ def _held() -> dict[str, Any]:
           f"stored, gaps {s['gaps']}, reconnects {s['reconnects']}, workers reported "
           f"{s['workers_reported']}/{s['workers']}, ok={s['ok']}")
     return {"gates": s["gates"], "connected": s["connected_at_start"], "drained_gates": drained,
-            "communities": COMMUNITIES, "gate_qos": 0, "workers": s["workers"], "workers_reported": s["workers_reported"], "ok": s["ok"],
+            "communities": COMMUNITIES, "gate_qos": 0, "workers": s["workers"],
+            "workers_reported": s["workers_reported"], "ok": s["ok"],
             "events_sent": s["events_sent"],
             "stored": s["stored"], "gaps": s["gaps"], "reconnects": s["reconnects"]}
 
