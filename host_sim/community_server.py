@@ -29,6 +29,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware import topics
+from firmware.link.client import stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class CommunityServer:
     def stop(self) -> None:
         """Disconnect (the broker keeps the session, and queues for it, if persistent)."""
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
 
     def set_acking(self, acking: bool) -> None:
         """Stop (False) or resume (True) acknowledging; resuming acks what is held at once."""

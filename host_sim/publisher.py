@@ -12,6 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from firmware import topics
+from firmware.link.client import stop_loop
 
 PROTOCOLS = {"5": MQTTProtocolVersion.MQTTv5, "3.1.1": MQTTProtocolVersion.MQTTv311}
 
@@ -45,7 +46,7 @@ def publish(
             raise PublishError(f"{topic}: no PUBACK within {timeout_s} s")
     finally:
         client.disconnect()
-        client.loop_stop()
+        stop_loop(client)
 
 
 def publish_status_list(host: str, port: int, community_id: str, token: str) -> None:

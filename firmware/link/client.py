@@ -57,6 +57,14 @@ def subscribe(client: mqtt.Client, protocol: str, wanted: list[Wanted],
     return mid
 
 
+def stop_loop(client: mqtt.Client) -> None:
+    """`client.loop_stop()`, safe against paho's race: loop_stop() reads its thread twice, and
+    if the thread ends in between (it just saw the socket close) the second read is None and
+    join() raises AttributeError."""
+    with contextlib.suppress(AttributeError):
+        client.loop_stop()
+
+
 class PahoSide:
     """Makes the link's paho clients and turns their callbacks into news."""
 

@@ -26,7 +26,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from firmware import topics
 from firmware.clock import Clock
 from firmware.link.backoff import Backoff
-from firmware.link.client import OnMessage, PahoSide, subscribe
+from firmware.link.client import OnMessage, PahoSide, stop_loop, subscribe
 from firmware.link.news import Connack, Down, News, Puback, ServerAck, Suback, Wake
 from firmware.link.sender import FIRST_FAILURE_REASON, OnAckRefused, Sender
 from firmware.link.settings import MqttSettings
@@ -355,10 +355,7 @@ class MqttLink:
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)  # wakes paho's thread so that it ends now
-        # paho's loop_stop() reads its thread twice; if the thread ends in between (it just
-        # saw the socket close) the second read is None and join() raises AttributeError.
-        with contextlib.suppress(AttributeError):
-            client.loop_stop()
+        stop_loop(client)
 
     def _close_connection(self) -> None:
         """On stop: retained offline state, clean DISCONNECT (the will is then not sent)."""

@@ -42,6 +42,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from firmware import topics
+from firmware.link.client import stop_loop
 from firmware.link.settings import parse_broker
 from host_sim.community_server import ack_payload
 
@@ -187,7 +188,7 @@ class Consumer:
         self._client = None
         with contextlib.suppress(Exception):
             client.disconnect()
-        client.loop_stop()
+        stop_loop(client)
         return served
 
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason_code: Any,
@@ -316,7 +317,10 @@ def consumer_main(brokers: list[str], index: int, store: str, share: Share, qos:
     def watch() -> None:
         consumer.subscribed.wait()
         ready.set()
-        stop.wait()
+        # Polled, not stop.wait(): a multiprocessing Event's set() waits for every process
+        # sleeping in wait() to wake, and one that died sleeping would hang the orchestrator.
+        while not stop.is_set():
+            time.sleep(0.2)
         halt.set()
 
     threading.Thread(target=watch, name="watch", daemon=True).start()
